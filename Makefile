@@ -1,0 +1,71 @@
+# Surge: `make run` (everything, then the site on http://127.0.0.1:8000) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SCENARIO ?= all
+PYTEST_ARGS ?=
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help venv up stop status migrate seed run test lint fmt bench bench-quick loadtest-ui clean
+
+help:
+	@echo "make run          set up everything and serve http://127.0.0.1:8000 (Ctrl-C stops it)"
+	@echo "make test         set up the stores and run the whole suite"
+	@echo "make stop         stop the local PostgreSQL primary/replica and Redis"
+	@echo "make bench        load-test scenarios against their naive baselines (SCENARIO=grab ...)"
+	@echo "make loadtest-ui  the Locust web UI on http://127.0.0.1:8089"
+	@echo "make lint         ruff and the migrations guard"
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+up: venv
+	$(PY) deploy/devstack.py up
+
+status:
+	$(PY) deploy/devstack.py status
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) deploy/devstack.py down; else $(PYTHON) deploy/devstack.py down; fi
+
+migrate: up
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) deploy/run.py
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check --quiet . || (echo "run: make fmt"; exit 1)
+
+fmt: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: up
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: migrate
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) -m loadtest.bench --scenario $(SCENARIO) $(BENCH_ARGS)
+
+bench-quick: migrate
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) -m loadtest.bench --scenario $(SCENARIO) --quick
+
+loadtest-ui: migrate
+	$(PY) -m loadtest.bench --ui
+
+clean: stop
+	rm -rf .devstack staticfiles

@@ -1,0 +1,237 @@
+"""Fixtures shared by every app's tests. Everything runs against the live stores.
+
+- Redis: the test settings use their own Redis database, flushed before each test.
+- `devstack`: stop/start the local primary, replica or Redis (tests that need it are skipped
+  when the stores come from the environment and cannot be controlled).
+- `celery_worker`: a real `celery worker` process on the test database.
+- `browser` / `page`: headless Chromium through Playwright.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from project.testing import WorkerProcess, child_env  # noqa: F401
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
+# around it are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROOT = Path(__file__).resolve().parent
+
+DEVSTACK = ROOT / "deploy" / "devstack.py"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_side_connections(django_db_setup):
+    """The replica health probe keeps its own connection; close it before the test DB is dropped."""
+    yield
+    from django.db import connections
+
+    from project import db_router
+
+    db_router.close_health_connection()
+    for conn in connections.all():
+        conn.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis_and_caches():
+    """Each test starts with an empty test Redis database and cold process-local caches."""
+    from project import db_router
+    from project.redis import RedisUnavailable, get_redis
+
+    with contextlib.suppress(RedisUnavailable):
+        get_redis().flushdb()
+    from project import cache as two_level
+
+    for instance in list(two_level.TwoLevelCache.instances()):
+        instance.clear_local()
+    db_router.reset_replica_status()
+    db_router.end_request()
+    yield
+    db_router.end_request()
+
+
+# ---------------------------------------------------------------- dev stack control
+
+
+class Devstack:
+    def __init__(self):
+        self.stopped: set[str] = set()
+
+    def run(self, action: str, name: str) -> None:
+        env = dict(os.environ)
+        subprocess.run([sys.executable, str(DEVSTACK), action, name], check=True, env=env, capture_output=True)
+
+    def stop(self, name: str) -> None:
+        self.run("stop", name)
+        self.stopped.add(name)
+
+    def start(self, name: str) -> None:
+        self.run("start", name)
+        self.stopped.discard(name)
+        if name == "redis":
+            self._wait_redis()
+
+    def _wait_redis(self) -> None:
+        from project.redis import RedisUnavailable, get_redis
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                get_redis().ping()
+                return
+            except RedisUnavailable:
+                time.sleep(0.1)
+
+
+@pytest.fixture
+def devstack():
+    needs = {"SURGE_DEVSTACK_PG", "SURGE_DEVSTACK_REDIS"}
+    missing = [n for n in needs if os.environ.get(n) != "1"]
+    if missing:
+        pytest.skip(f"stores come from the environment ({', '.join(missing)} unset): cannot stop/start them")
+    stack = Devstack()
+    yield stack
+    for name in list(stack.stopped):
+        stack.start(name)
+    from django.db import connections
+
+    for conn in connections.all():
+        conn.close()
+
+
+# ---------------------------------------------------------------- processes on the test database
+
+
+@pytest.fixture
+def celery_worker_factory(transactional_db, tmp_path):
+    """Start real Celery worker processes against the test database: factory(name, **env)."""
+    workers: list[WorkerProcess] = []
+
+    def start(name: str = "w1", **env) -> WorkerProcess:
+        worker = WorkerProcess(tmp_path, name, **env)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for w in workers:
+        w.stop()
+
+
+@pytest.fixture
+def celery_worker(celery_worker_factory):
+    return celery_worker_factory("w1")
+
+
+# ---------------------------------------------------------------- users and clients
+
+
+@pytest.fixture
+def make_user(db):
+    from usercenter import services
+
+    counter = {"n": 0}
+
+    def make(username: str | None = None, password: str = "surge-pass-123", **kw):
+        counter["n"] += 1
+        return services.user_register(username=username or f"user{counter['n']}", password=password, **kw)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def token_for(db):
+    from usercenter import services
+
+    def issue(user) -> str:
+        return services.token_issue(user_id=user.pk, name="test")
+
+    return issue
+
+
+@pytest.fixture
+def auth_client(client, user):
+    client.force_login(user, backend="usercenter.auth.CachedUserBackend")
+    client.user = user
+    return client
+
+
+# ---------------------------------------------------------------- browser
+
+
+def chromium_path() -> str | None:
+    for candidate in (
+        os.environ.get("CHROMIUM_PATH"),
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+        shutil.which("google-chrome"),
+    ):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have Chromium for browser tests (.ci/run installs it)")
+        pytest.skip("no Chromium found (apt-get install chromium); browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(15000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def pytest_collection_modifyitems(items):
+    """Every DB test may use both aliases (the replica mirrors the primary in tests)."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if marker is None and fixtures & {"db", "transactional_db", "live_server"}:
+            transaction = bool(fixtures & {"transactional_db", "live_server"})
+            item.add_marker(pytest.mark.django_db(transaction=transaction, databases="__all__"), append=False)
+        elif marker is not None and "databases" not in marker.kwargs:
+            item.add_marker(pytest.mark.django_db(*marker.args, **marker.kwargs, databases="__all__"), append=False)

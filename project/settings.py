@@ -1,0 +1,264 @@
+"""Surge settings: everything comes from the environment, with defaults that work locally.
+
+`make run` / `make test` start local stores and write their URLs to `.devstack/stack.env`,
+which is read here without overriding variables that are already set.
+"""
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from project.counters import CountingConnection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_stack_env = Path(os.environ.get("SURGE_DEVSTACK_DIR", BASE_DIR / ".devstack")) / "stack.env"
+if _stack_env.exists():
+    environ.Env.read_env(str(_stack_env), overwrite=False)
+
+env = environ.Env()
+
+# local | test | production
+SURGE_ENV = env.str("SURGE_ENV", default="local")
+PRODUCTION = SURGE_ENV == "production"
+
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+if PRODUCTION:
+    # A production secret has no default: fail loudly rather than sign sessions with a known key.
+    if not os.environ.get("SECRET_KEY"):
+        raise ImproperlyConfigured("SURGE_ENV=production requires SECRET_KEY")
+    if DEBUG:
+        raise ImproperlyConfigured("SURGE_ENV=production refuses DEBUG=true")
+SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-local-only-surge-key")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
+    "project",
+    "usercenter",
+    "signin",
+    "orders",
+    "redpackets",
+    "staticgen",
+]
+
+MIDDLEWARE = [
+    "project.metrics.RequestMetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "project.db_router.ReadYourWritesMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "usercenter.auth.BearerTokenMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "project" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "project.context_processors.site",
+            ],
+        },
+    },
+]
+
+# ---------------------------------------------------------------- databases
+
+DATABASE_URL = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:25432/surge")
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default=DATABASE_URL)
+DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=60)
+
+
+def _db(url: str) -> dict:
+    cfg = environ.Env.db_url_config(url)
+    cfg["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
+    cfg["CONN_HEALTH_CHECKS"] = True
+    # A dead store must fail fast so the router and the degraded modes can react.
+    cfg.setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=2)
+    return cfg
+
+
+DATABASES = {"default": _db(DATABASE_URL), "replica": _db(DATABASE_REPLICA_URL)}
+# Tests run against one database; the real replication is exercised by integration tests.
+DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["project.db_router.PrimaryReplicaRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Replica health: skip it when unreachable or lagging more than this many seconds.
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5.0)
+REPLICA_CHECK_INTERVAL_SECONDS = env.float("REPLICA_CHECK_INTERVAL_SECONDS", default=3.0)
+# After a write, the same client reads from the primary for this long.
+READ_YOUR_WRITES_SECONDS = env.int("READ_YOUR_WRITES_SECONDS", default=5)
+
+# ---------------------------------------------------------------- Redis, cache, sessions
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:25439/0")
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "TIMEOUT": 300,
+        "KEY_PREFIX": "c",
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            "CONNECTION_POOL_KWARGS": {
+                "max_connections": 200,
+                "health_check_interval": 30,
+                "connection_class": CountingConnection,
+            },
+        },
+    },
+}
+# Sessions: Redis first, the DB behind it, so a Redis outage logs nobody out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_COOKIE_AGE = 14 * 24 * 3600
+
+AUTHENTICATION_BACKENDS = ["usercenter.auth.CachedUserBackend"]
+AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=3600)
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=3600)
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# ---------------------------------------------------------------- Celery
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 100
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE: dict = {}  # filled by project.celery from each app's BEAT_SCHEDULE
+
+# Reliable queue: how many events a consumer takes per batch, and how long a consumer may be
+# silent before the reaper hands its batch to another.
+QUEUE_BATCH_SIZE = env.int("QUEUE_BATCH_SIZE", default=500)
+QUEUE_CONSUMER_TTL_SECONDS = env.int("QUEUE_CONSUMER_TTL_SECONDS", default=30)
+
+# ---------------------------------------------------------------- REST framework
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "usercenter.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "project.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Surge API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
+
+# ---------------------------------------------------------------- i18n, time
+
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+USE_TZ = True
+# The site's day (sign-in, daily limits) is in this zone, not UTC by accident.
+TIME_ZONE = env.str("SITE_TIME_ZONE", default="Asia/Shanghai")
+
+# ---------------------------------------------------------------- static files, CDN bucket
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "project" / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+
+CDN_ROOT = Path(env.str("CDN_ROOT", default=str(BASE_DIR / "cdn")))
+CDN_URL = env.str("CDN_URL", default="/cdn/")
+CDN_BUCKET = env.str("CDN_BUCKET", default="")
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "cdn": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(CDN_ROOT), "base_url": CDN_URL},
+    },
+}
+if CDN_BUCKET:
+    STORAGES["cdn"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": CDN_BUCKET,
+            "endpoint_url": env.str("CDN_ENDPOINT_URL", default="") or None,
+            "access_key": env.str("CDN_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("CDN_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("CDN_REGION", default="us-east-1"),
+            "custom_domain": env.str("CDN_CUSTOM_DOMAIN", default="") or None,
+            "default_acl": env.str("CDN_DEFAULT_ACL", default="public-read") or None,
+            "querystring_auth": False,
+            "file_overwrite": True,
+        },
+    }
+WHITENOISE_MAX_AGE = 3600
+
+# ---------------------------------------------------------------- security (production)
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# ---------------------------------------------------------------- logging
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
+}
+
+SITE_NAME = "Surge"

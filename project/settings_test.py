@@ -1,0 +1,37 @@
+"""Test settings: the same live stores, on their own Redis database and test database."""
+
+import os
+
+from project.settings import *  # noqa: F403
+from project.settings import CACHES, DATABASES, REDIS_URL
+
+SURGE_ENV = "test"
+DEBUG = False
+
+# Tests use their own Redis database so a FLUSHDB in a test never touches dev data.
+TEST_REDIS_DB = int(os.environ.get("SURGE_TEST_REDIS_DB", "1"))
+_base = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") >= 3 else REDIS_URL
+REDIS_URL = f"{_base}/{TEST_REDIS_DB}"
+CACHES["default"]["LOCATION"] = REDIS_URL
+CELERY_BROKER_URL = REDIS_URL
+
+# A process started by a test (a Celery worker, a gunicorn) points at the test database.
+if os.environ.get("SURGE_TEST_DB_NAME"):
+    for alias in ("default", "replica"):
+        DATABASES[alias]["NAME"] = os.environ["SURGE_TEST_DB_NAME"]
+# The replica alias mirrors the primary (same server, its own connection): tests never depend
+# on replication lag. The real streaming replica is exercised by the router's integration tests.
+for _k in ("HOST", "PORT", "USER", "PASSWORD"):
+    DATABASES["replica"][_k] = DATABASES["default"][_k]
+DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("SURGE_TEST_DB", "test_surge")
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {**STORAGES}  # noqa: F405
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+CDN_ROOT = BASE_DIR / ".devstack" / "test-cdn"  # noqa: F405
+STORAGES["cdn"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(CDN_ROOT), "base_url": "/cdn/"},
+}
+CDN_ROOT_FOR_TESTS = CDN_ROOT
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

@@ -1,0 +1,33 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView
+
+from orders import urls as orders_urls
+from project import health, views
+from redpackets import urls as redpackets_urls
+from signin import urls as signin_urls
+from staticgen import urls as staticgen_urls
+from usercenter import urls as usercenter_urls
+
+APPS = (usercenter_urls, signin_urls, orders_urls, redpackets_urls, staticgen_urls)
+
+api_urls = [u for app in APPS for u in app.api_urls]
+page_urls = [u for app in APPS for u in app.page_urls]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics_view, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/", include(api_urls)),
+    *page_urls,
+    # The CDN bucket's local directory (nginx serves it in deploy/; S3 serves it when configured).
+    re_path(r"^cdn/(?P<path>.*)$", serve, {"document_root": settings.CDN_ROOT}, name="cdn"),
+]
+
+handler404 = "project.views.page_not_found"
+handler500 = "project.views.server_error"

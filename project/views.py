@@ -1,0 +1,24 @@
+"""Site-wide pages: the home page shell and error pages in the site's look."""
+
+from django.http import JsonResponse
+from django.shortcuts import render
+
+
+def home(request):
+    return render(request, "home.html")
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.META.get("HTTP_ACCEPT", "")
+
+
+def page_not_found(request, exception=None):
+    if _wants_json(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    if _wants_json(request):
+        return JsonResponse({"detail": "Internal error; it has been logged."}, status=500)
+    return render(request, "500.html", status=500)

@@ -1,0 +1,2 @@
+page_urls: list = []
+api_urls: list = []

@@ -1,0 +1,80 @@
+from django.conf import settings
+from django.db import models
+
+
+class ApiToken(models.Model):
+    """A bearer token for API clients. Only the SHA-256 of the token is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"token {self.key_hash[:8]}… for user {self.user_id}"
+
+
+class Profile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True)
+    nickname = models.CharField(max_length=40, blank=True, default="")
+    avatar = models.URLField(max_length=300, blank=True, default="")
+    bio = models.CharField(max_length=500, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.nickname or f"profile of user {self.user_id}"
+
+
+class Wallet(models.Model):
+    """Balance and points. Changed only through usercenter.services (ledger first, then here).
+
+    `version` grows with every change, so cache refreshes that arrive out of order never put
+    an older balance over a newer one.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True)
+    balance_cents = models.BigIntegerField(default=0)
+    points = models.BigIntegerField(default=0)
+    version = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance_cents__gte=0), name="wallet_balance_not_negative"),
+            models.CheckConstraint(condition=models.Q(points__gte=0), name="wallet_points_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"wallet of user {self.user_id}: {self.balance_cents} cents, {self.points} points"
+
+
+class LedgerEntry(models.Model):
+    """Append-only. UNIQUE(kind, reference): a replayed credit (a retried message, a requeued
+    batch) is a no-op instead of a second payment."""
+
+    class Kind(models.TextChoices):
+        REDPACKET_GRAB = "redpacket_grab", "Red packet grab"
+        REDPACKET_REFUND = "redpacket_refund", "Red packet refund"
+        SIGNIN_REWARD = "signin_reward", "Sign-in reward"
+        ORDER = "order", "Order"
+        ADJUSTMENT = "adjustment", "Manual adjustment"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    amount_cents = models.BigIntegerField(default=0)
+    points = models.BigIntegerField(default=0)
+    reference = models.CharField(max_length=100)
+    memo = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "reference"], name="ledger_kind_reference_unique")]
+        indexes = [models.Index(fields=["user", "-created_at"], name="ledger_user_recent")]
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self):
+        return f"{self.kind} {self.reference}: {self.amount_cents} cents, {self.points} points"

@@ -1,0 +1,209 @@
+"""Writes of the user center. Every function takes keyword arguments; other apps call these."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connections, transaction
+
+from project.redis import RedisUnavailable, get_redis, load_script
+from usercenter.auth import hash_token, token_cache_key
+from usercenter.models import ApiToken, Profile, Wallet
+
+logger = logging.getLogger(__name__)
+
+USERNAME_MAX = 150
+USER_HASH_SCRIPT = Path(__file__).parent / "lua" / "user_hash_set.lua"
+# How long a user's cached hash lives without being read or refreshed (jitter added on fill).
+USER_HASH_TTL_SECONDS = getattr(settings, "USER_HASH_TTL_SECONDS", 3600)
+
+
+def user_register(*, username: str, password: str, email: str = ""):
+    """Create a user (and everything a user owns from day one). Raises ValidationError."""
+    user_model = get_user_model()
+    username = (username or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not username:
+        errors["username"] = ["This field is required."]
+    elif len(username) > USERNAME_MAX:
+        errors["username"] = [f"At most {USERNAME_MAX} characters."]
+    else:
+        try:
+            user_model.username_validator(username)
+        except ValidationError as exc:
+            errors["username"] = list(exc.messages)
+    if not errors:
+        try:
+            password_validation.validate_password(password, user_model(username=username))
+        except ValidationError as exc:
+            errors["password"] = list(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic(using="default"):
+            user = user_model.objects.create_user(username=username, password=password, email=email)
+            _user_created(user=user)
+    except IntegrityError as exc:
+        raise ValidationError({"username": ["A user with that username already exists."]}) from exc
+    return user
+
+
+def _user_created(*, user) -> None:
+    """The rows every user owns from day one."""
+    Profile.objects.create(user=user)
+    Wallet.objects.create(user=user)
+
+
+def token_issue(*, user_id: int, name: str = "") -> str:
+    """A new bearer token for the user; only its hash is stored."""
+    raw = secrets.token_urlsafe(32)
+    ApiToken.objects.create(user_id=user_id, key_hash=hash_token(raw), name=name[:100])
+    return raw
+
+
+def token_revoke(*, raw: str) -> bool:
+    key_hash = hash_token(raw)
+    deleted, _ = ApiToken.objects.filter(key_hash=key_hash).delete()
+    with contextlib.suppress(RedisUnavailable):
+        cache.delete(token_cache_key(key_hash))
+    return bool(deleted)
+
+
+# ---------------------------------------------------------------- the per-user Redis hash
+
+
+def user_hash_key(user_id: int) -> str:
+    return f"user:{{{user_id}}}"
+
+
+def user_hash_write(
+    *, user_id: int, fields: dict, mode: str = "update", wallet_version: int | None = None, ttl: int | None = None
+) -> None:
+    """Write fields of the user's cached hash. `update` touches only an existing hash (a missing
+    one is filled from the DB on the next read); `fill` creates it. Never raises on Redis loss."""
+    args: list = [ttl or USER_HASH_TTL_SECONDS, mode, "" if wallet_version is None else wallet_version]
+    for k, v in fields.items():
+        args.extend([k, "" if v is None else v])
+    try:
+        load_script(USER_HASH_SCRIPT)(keys=[user_hash_key(user_id)], args=args)
+    except RedisUnavailable:
+        logger.warning("user hash for %s not refreshed: Redis unavailable", user_id)
+
+
+def user_hash_drop(*, user_id: int) -> None:
+    try:
+        get_redis().delete(user_hash_key(user_id))
+    except RedisUnavailable:
+        logger.warning("user hash for %s not dropped: Redis unavailable", user_id)
+
+
+# ---------------------------------------------------------------- wallet and ledger
+
+_LEDGER_INSERT = """
+INSERT INTO usercenter_ledgerentry (user_id, kind, amount_cents, points, reference, memo, created_at)
+VALUES {values}
+ON CONFLICT (kind, reference) DO NOTHING
+RETURNING user_id, amount_cents, points
+"""
+_WALLET_UPDATE = """
+UPDATE usercenter_wallet AS w
+   SET balance_cents = w.balance_cents + d.amount, points = w.points + d.points,
+       version = w.version + 1, updated_at = now()
+  FROM (SELECT unnest(%s::bigint[]) AS user_id, unnest(%s::bigint[]) AS amount,
+               unnest(%s::bigint[]) AS points) AS d
+ WHERE w.user_id = d.user_id
+RETURNING w.user_id, w.balance_cents, w.points, w.version
+"""
+
+
+def wallet_credit(
+    *, user_id: int, kind: str, reference: str, amount_cents: int = 0, points: int = 0, memo: str = ""
+) -> bool:
+    """Credit money and/or points once per (kind, reference). Returns False for a replay.
+    Joins the caller's transaction when there is one."""
+    applied = wallet_credit_batch(
+        entries=[
+            {
+                "user_id": user_id,
+                "kind": kind,
+                "reference": reference,
+                "amount_cents": amount_cents,
+                "points": points,
+                "memo": memo,
+            }
+        ]
+    )
+    return bool(applied)
+
+
+def wallet_credit_batch(*, entries: list[dict]) -> list[dict]:
+    """Apply many credits in one transaction: ledger rows with ON CONFLICT DO NOTHING, then one
+    UPDATE of the wallets of the rows actually inserted (replays change nothing). Wallet rows
+    are locked in user-id order first, so concurrent batches cannot deadlock. After commit the
+    cached hashes get the new balances. Returns the entries applied, with new balances."""
+    if not entries:
+        return []
+    for e in entries:
+        if int(e.get("amount_cents", 0)) < 0 or int(e.get("points", 0)) < 0:
+            raise ValueError("credits are never negative")
+    with transaction.atomic(using="default"):
+        cursor = connections["default"].cursor()
+        user_ids = sorted({int(e["user_id"]) for e in entries})
+        cursor.execute(
+            "INSERT INTO usercenter_wallet (user_id, balance_cents, points, version, updated_at) "
+            "SELECT unnest(%s::bigint[]), 0, 0, 0, now() ON CONFLICT (user_id) DO NOTHING",
+            [user_ids],
+        )
+        cursor.execute(
+            "SELECT user_id FROM usercenter_wallet WHERE user_id = ANY(%s) ORDER BY user_id FOR UPDATE", [user_ids]
+        )
+        placeholders = ",".join(["(%s, %s, %s, %s, %s, %s, now())"] * len(entries))
+        params: list = []
+        for e in entries:
+            params += [
+                int(e["user_id"]),
+                e["kind"],
+                int(e.get("amount_cents", 0)),
+                int(e.get("points", 0)),
+                str(e["reference"])[:100],
+                str(e.get("memo", ""))[:200],
+            ]
+        cursor.execute(_LEDGER_INSERT.format(values=placeholders), params)
+        inserted = cursor.fetchall()
+        if not inserted:
+            return []
+        totals: dict[int, list[int]] = {}
+        for uid, amount, pts in inserted:
+            t = totals.setdefault(uid, [0, 0])
+            t[0] += amount
+            t[1] += pts
+        uids = sorted(totals)
+        cursor.execute(_WALLET_UPDATE, [uids, [totals[u][0] for u in uids], [totals[u][1] for u in uids]])
+        wallets = {uid: (balance, pts, version) for uid, balance, pts, version in cursor.fetchall()}
+
+        def refresh():
+            for uid, (balance, pts, version) in wallets.items():
+                user_hash_write(
+                    user_id=uid,
+                    fields={"balance_cents": balance, "points": pts, "wallet_version": version},
+                    wallet_version=version,
+                )
+
+        transaction.on_commit(refresh, using="default")
+    return [
+        {
+            "user_id": uid,
+            "amount_cents": amount,
+            "points": pts,
+            "balance_cents": wallets[uid][0],
+            "total_points": wallets[uid][1],
+        }
+        for uid, amount, pts in inserted
+    ]

@@ -1,0 +1,108 @@
+import threading
+
+import pytest
+from django.db import connections
+
+from project.redis import get_redis
+from usercenter import services
+from usercenter.models import LedgerEntry, Wallet
+from usercenter.services import user_hash_key
+
+
+@pytest.mark.django_db
+def test_registration_gives_a_profile_and_an_empty_wallet(user):
+    wallet = Wallet.objects.get(user=user)
+    assert (wallet.balance_cents, wallet.points) == (0, 0)
+    assert user.profile.nickname == ""
+
+
+@pytest.mark.django_db
+def test_the_same_credit_applied_twice_changes_the_balance_once(user):
+    assert services.wallet_credit(user_id=user.pk, kind="adjustment", reference="gift-1", amount_cents=500) is True
+    assert services.wallet_credit(user_id=user.pk, kind="adjustment", reference="gift-1", amount_cents=500) is False
+    wallet = Wallet.objects.get(user=user)
+    assert wallet.balance_cents == 500
+    assert LedgerEntry.objects.filter(user=user).count() == 1
+
+
+@pytest.mark.django_db
+def test_negative_credits_are_refused(user):
+    with pytest.raises(ValueError):
+        services.wallet_credit(user_id=user.pk, kind="adjustment", reference="x", amount_cents=-1)
+
+
+@pytest.mark.django_db
+def test_batch_applies_only_new_entries_and_sums_per_user(make_user):
+    a, b = make_user("a1"), make_user("b1")
+    services.wallet_credit(user_id=a.pk, kind="redpacket_grab", reference="p1:a", amount_cents=10)
+    applied = services.wallet_credit_batch(
+        entries=[
+            {"user_id": a.pk, "kind": "redpacket_grab", "reference": "p1:a", "amount_cents": 10},  # replay
+            {"user_id": a.pk, "kind": "redpacket_grab", "reference": "p2:a", "amount_cents": 7},
+            {"user_id": b.pk, "kind": "redpacket_grab", "reference": "p2:b", "amount_cents": 3, "points": 2},
+        ]
+    )
+    assert len(applied) == 2
+    assert Wallet.objects.get(user=a).balance_cents == 17
+    assert (Wallet.objects.get(user=b).balance_cents, Wallet.objects.get(user=b).points) == (3, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_over_the_same_users_neither_deadlock_nor_double_pay(make_user):
+    users = [make_user(f"c{i}") for i in range(20)]
+    errors = []
+
+    def run(seed):
+        try:
+            order = users[seed % 2 :: 1] if seed % 2 else list(reversed(users))
+            for u in order:
+                services.wallet_credit_batch(
+                    entries=[
+                        {"user_id": v.pk, "kind": "adjustment", "reference": f"r{v.pk}-{u.pk}", "amount_cents": 1}
+                        for v in order
+                    ]
+                )
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            for conn in connections.all():
+                conn.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    # Each (v, u) reference is paid once, whatever thread got there first.
+    total = sum(Wallet.objects.filter(user__in=users).values_list("balance_cents", flat=True))
+    assert total == LedgerEntry.objects.filter(kind="adjustment").count()
+    assert LedgerEntry.objects.filter(kind="adjustment").count() <= 20 * 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_credit_refreshes_an_existing_cached_hash_after_commit(user):
+    services.user_hash_write(
+        user_id=user.pk, fields={"balance_cents": 0, "points": 0, "wallet_version": 0}, mode="fill"
+    )
+    services.wallet_credit(user_id=user.pk, kind="adjustment", reference="g", amount_cents=250, points=3)
+    cached = get_redis().hgetall(user_hash_key(user.pk))
+    assert cached[b"balance_cents"] == b"250" and cached[b"points"] == b"3"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_older_wallet_refresh_never_overwrites_a_newer_one(user):
+    services.user_hash_write(
+        user_id=user.pk, fields={"balance_cents": 900, "wallet_version": 9}, mode="fill", wallet_version=9
+    )
+    services.user_hash_write(
+        user_id=user.pk, fields={"balance_cents": 100, "wallet_version": 3, "nickname": "n"}, wallet_version=3
+    )
+    cached = get_redis().hgetall(user_hash_key(user.pk))
+    assert cached[b"balance_cents"] == b"900" and cached[b"nickname"] == b"n"
+
+
+@pytest.mark.django_db
+def test_update_mode_does_not_create_a_hash(user):
+    services.user_hash_write(user_id=user.pk, fields={"streak": 3})
+    assert not get_redis().exists(user_hash_key(user.pk))

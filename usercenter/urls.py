@@ -1,0 +1,16 @@
+from django.urls import path
+
+from usercenter import api, views
+
+page_urls = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("register/", views.register, name="register"),
+]
+
+api_urls = [
+    path("auth/register/", api.RegisterApi.as_view(), name="api-register"),
+    path("auth/login/", api.LoginApi.as_view(), name="api-login"),
+    path("auth/logout/", api.LogoutApi.as_view(), name="api-logout"),
+    path("auth/whoami/", api.whoami, name="api-whoami"),
+]
