@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from project.testing import WorkerProcess, child_env  # noqa: F401
+from project.testing import GunicornProcess, WorkerProcess, child_env  # noqa: F401
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
 # around it are still plain synchronous calls.
@@ -131,6 +131,14 @@ def celery_worker_factory(transactional_db, tmp_path):
 @pytest.fixture
 def celery_worker(celery_worker_factory):
     return celery_worker_factory("w1")
+
+
+@pytest.fixture
+def live_gunicorn(transactional_db, tmp_path):
+    """A real gunicorn with two sync worker processes on the test database (`.url`)."""
+    server = GunicornProcess(tmp_path)
+    yield server
+    server.stop()
 
 
 # ---------------------------------------------------------------- users and clients

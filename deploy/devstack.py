@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import shutil
 import socket
@@ -29,7 +30,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_DIR = Path(os.environ.get("SURGE_DEVSTACK_DIR", ROOT / ".devstack")).resolve()
-PORT_BASE = int(os.environ.get("SURGE_DEVSTACK_PORT_BASE", "25430"))
+PORTS_FILE = STACK_DIR / "ports.json"
+DEFAULT_PORT_BASE = 25430
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _choose_port_base() -> int:
+    """The ports this stack uses: remembered once chosen; the first free block otherwise
+    (another checkout's stack may hold the default ones)."""
+    if PORTS_FILE.exists():
+        return int(json.loads(PORTS_FILE.read_text())["base"])
+    if os.environ.get("SURGE_DEVSTACK_PORT_BASE"):
+        return int(os.environ["SURGE_DEVSTACK_PORT_BASE"])
+    for i in range(40):
+        base = DEFAULT_PORT_BASE + 100 * i
+        if all(_free(base + off) for off in (2, 3, 9)):
+            return base
+    sys.exit("devstack: no free block of loopback ports found below 32768")
+
+
+PORT_BASE = _choose_port_base()
 PRIMARY_PORT = PORT_BASE + 2
 REPLICA_PORT = PORT_BASE + 3
 REDIS_PORT = PORT_BASE + 9
@@ -363,6 +388,8 @@ def want_redis() -> bool:
 
 def up() -> None:
     STACK_DIR.mkdir(parents=True, exist_ok=True)
+    if not PORTS_FILE.exists():
+        PORTS_FILE.write_text(json.dumps({"base": PORT_BASE}))
     started = time.monotonic()
     lines = []
     if want_pg():

@@ -262,3 +262,6 @@ LOGGING = {
 }
 
 SITE_NAME = "Surge"
+
+# The load harness's naive baselines and bare views under /api/bench/ (never on in production).
+BENCH_BASELINES = env.bool("BENCH_BASELINES", default=False)

@@ -1,6 +1,7 @@
 """Test settings: the same live stores, on their own Redis database and test database."""
 
 import os
+from pathlib import Path
 
 from project.settings import *  # noqa: F403
 from project.settings import CACHES, DATABASES, REDIS_URL
@@ -25,13 +26,14 @@ for _k in ("HOST", "PORT", "USER", "PASSWORD"):
     DATABASES["replica"][_k] = DATABASES["default"][_k]
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("SURGE_TEST_DB", "test_surge")
 
+BENCH_BASELINES = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES}  # noqa: F405
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-CDN_ROOT = BASE_DIR / ".devstack" / "test-cdn"  # noqa: F405
+CDN_ROOT = Path(os.environ.get("SURGE_DEVSTACK_DIR", BASE_DIR / ".devstack")) / "test-cdn"  # noqa: F405
 STORAGES["cdn"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": str(CDN_ROOT), "base_url": "/cdn/"},
 }
 CDN_ROOT_FOR_TESTS = CDN_ROOT
-LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+LOGGING["root"]["level"] = os.environ.get("SURGE_TEST_LOG_LEVEL", "WARNING")  # noqa: F405

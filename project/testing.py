@@ -20,6 +20,7 @@ def child_env(**extra) -> dict:
     env["DJANGO_SETTINGS_MODULE"] = "project.settings_test"
     env["SURGE_TEST_DB_NAME"] = connection.settings_dict["NAME"]
     env["PYTHONUNBUFFERED"] = "1"
+    env["SURGE_TEST_LOG_LEVEL"] = "INFO"
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -45,10 +46,15 @@ class WorkerProcess:
             ],
             cwd=ROOT,
             env=child_env(**env),
-            stdout=open(self.log, "w"),  # noqa: SIM115 - the worker outlives this call stderr=subprocess.STDOUT,
+            stdout=open(self.log, "w"),  # noqa: SIM115 - the worker outlives this call
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except Exception:
+            self.kill()
+            raise
 
     def _wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -73,3 +79,65 @@ class WorkerProcess:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class GunicornProcess:
+    """A real gunicorn (sync workers, separate processes) serving the test database, for storms
+    that must run truly in parallel over HTTP."""
+
+    def __init__(self, tmp_path: Path, workers: int = 2, **env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / "gunicorn.log"
+        metrics_dir = tmp_path / "prometheus"
+        metrics_dir.mkdir(exist_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "project.wsgi"],
+            cwd=ROOT,
+            env=child_env(
+                GUNICORN_BIND=f"127.0.0.1:{self.port}",
+                WEB_CONCURRENCY=workers,
+                PROMETHEUS_MULTIPROC_DIR=metrics_dir,
+                GUNICORN_LOGLEVEL="warning",
+                **env,
+            ),
+            stdout=open(self.log, "w"),  # noqa: SIM115 - the server outlives this call
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            self._wait_ready()
+        except Exception:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as res:  # noqa: S310 - loopback
+                    if res.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"gunicorn not ready in {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)

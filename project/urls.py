@@ -5,7 +5,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView
 
 from orders import urls as orders_urls
-from project import health, views
+from project import bench, health
 from redpackets import urls as redpackets_urls
 from signin import urls as signin_urls
 from staticgen import urls as staticgen_urls
@@ -15,14 +15,16 @@ APPS = (usercenter_urls, signin_urls, orders_urls, redpackets_urls, staticgen_ur
 
 api_urls = [u for app in APPS for u in app.api_urls]
 page_urls = [u for app in APPS for u in app.page_urls]
+# Naive baselines for the load harness (the same work without cache/queue), off unless asked.
+bench_urls = [*bench.urls, *(u for app in APPS for u in getattr(app, "bench_urls", []))]
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    *([path("api/bench/", include(bench_urls))] if settings.BENCH_BASELINES else []),
     path("api/", include(api_urls)),
     *page_urls,
     # The CDN bucket's local directory (nginx serves it in deploy/; S3 serves it when configured).

@@ -1,11 +1,7 @@
-"""Site-wide pages: the home page shell and error pages in the site's look."""
+"""Error pages in the site's look (JSON for API paths)."""
 
 from django.http import JsonResponse
 from django.shortcuts import render
-
-
-def home(request):
-    return render(request, "home.html")
 
 
 def _wants_json(request) -> bool:

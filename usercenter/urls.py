@@ -3,6 +3,7 @@ from django.urls import path
 from usercenter import api, views
 
 page_urls = [
+    path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("register/", views.register, name="register"),

@@ -18,6 +18,10 @@ class LogoutView(auth_views.LogoutView):
     pass
 
 
+def home(request):
+    return render(request, "usercenter/home.html")
+
+
 @require_http_methods(["GET", "POST"])
 def register(request):
     if request.user.is_authenticated:
