@@ -141,3 +141,29 @@ class GunicornProcess:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+class CaptureAll:
+    """Captures SQL on both the primary and the replica connection: `with CaptureAll() as q: ...;
+    assert q.count == 0` (hot paths on a cache hit must not touch either)."""
+
+    def __enter__(self):
+        from django.db import connections
+        from django.test.utils import CaptureQueriesContext
+
+        self.ctxs = [CaptureQueriesContext(connections[a]) for a in ("default", "replica")]
+        for c in self.ctxs:
+            c.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        for c in self.ctxs:
+            c.__exit__(*exc)
+
+    @property
+    def queries(self) -> list[dict]:
+        return [q for c in self.ctxs for q in c.captured_queries]
+
+    @property
+    def count(self) -> int:
+        return len(self.queries)

@@ -207,3 +207,13 @@ def wallet_credit_batch(*, entries: list[dict]) -> list[dict]:
         }
         for uid, amount, pts in inserted
     ]
+
+
+def user_hash_forget(*, user_id: int, fields: list[str]) -> None:
+    """Drop some fields of the user's cached hash (call after commit). The next read refills
+    just those fields from their owner's selector: an HDEL is idempotent and order-free, so a
+    late refresh can never put an old count back."""
+    try:
+        get_redis().hdel(user_hash_key(user_id), *fields)
+    except RedisUnavailable:
+        logger.warning("user hash fields %s for %s not dropped: Redis unavailable", fields, user_id)

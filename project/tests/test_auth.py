@@ -1,26 +1,8 @@
 import pytest
-from django.db import connections
-from django.test.utils import CaptureQueriesContext
+
+from project.testing import CaptureAll
 
 pytestmark = pytest.mark.django_db
-
-
-class CaptureAll:
-    """Counts queries on both the primary and the replica connection."""
-
-    def __enter__(self):
-        self.ctxs = [CaptureQueriesContext(connections[a]) for a in ("default", "replica")]
-        for c in self.ctxs:
-            c.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        for c in self.ctxs:
-            c.__exit__(*exc)
-
-    @property
-    def count(self):
-        return sum(len(c.captured_queries) for c in self.ctxs)
 
 
 def test_register_returns_201_with_a_token(client):
