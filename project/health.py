@@ -43,9 +43,11 @@ def readyz(request):
     replica = db_router.replica_status(force=True)
     redis_status = _check_redis()
     depths: dict = {}
+    last_drain = None
     if redis_status["ok"]:
         try:
             depths = queue.depths()
+            last_drain = queue.seconds_since_drain()
         except Exception as exc:  # noqa: BLE001
             depths = {"error": str(exc)}
     # A node stays in the pool while it can serve: a lost replica sends reads to the primary,
@@ -59,6 +61,8 @@ def readyz(request):
         "replica": {"ok": replica["ok"], "lag_seconds": round(replica["lag"], 3), "error": replica["error"]},
         "redis": redis_status,
         "queues": depths,
+        # Beat drains every second: a large number here means no worker is draining.
+        "last_drain_seconds_ago": None if last_drain is None else round(last_drain, 1),
     }
     return JsonResponse(body, status=200 if ready else 503)
 

@@ -229,6 +229,19 @@ def drain_all(*, time_budget: float = 5.0) -> dict[str, int]:
     return results
 
 
+LAST_DRAIN_KEY = "queue:last_drain"
+
+
+def mark_drained() -> None:
+    """Record when a drain round finished, so /readyz can tell whether anything drains."""
+    get_redis().set(LAST_DRAIN_KEY, f"{time.time():.3f}", ex=3600)
+
+
+def seconds_since_drain() -> float | None:
+    raw = get_redis().get(LAST_DRAIN_KEY)
+    return None if raw is None else max(0.0, time.time() - float(raw))
+
+
 def depths() -> dict[str, int]:
     out = {}
     client = get_redis()

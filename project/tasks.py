@@ -17,7 +17,9 @@ KICK_KEY = "queue:kick"
 
 @shared_task(name="project.tasks.drain_queues", acks_late=True, ignore_result=True)
 def drain_queues():
-    return queue.drain_all(time_budget=DRAIN_TIME_BUDGET_SECONDS)
+    result = queue.drain_all(time_budget=DRAIN_TIME_BUDGET_SECONDS)
+    queue.mark_drained()
+    return result
 
 
 def kick_drain() -> None:
