@@ -1,2 +1,13 @@
-page_urls: list = []
-api_urls: list = []
+from django.urls import path
+
+from signin import api, views
+
+page_urls = [path("signin/", views.signin_page, name="signin")]
+
+api_urls = [
+    path("signin/", api.signin, name="api-signin"),
+    path("signin/calendar/", api.calendar, name="api-signin-calendar"),
+]
+
+# Mounted under /api/bench/ only with BENCH_BASELINES: the midnight-rush baseline.
+bench_urls = [path("signin/naive/", api.signin_naive, name="bench-signin-naive")]

@@ -1,0 +1,11 @@
+-- Fill the user's sign-in state from the database (KEYS[1] = signin:{uid}:state).
+-- ARGV[1] = last date ('' = never signed in), ARGV[2] = streak, ARGV[3] = total, ARGV[4] = ttl.
+-- Written only when nothing newer is cached: a sign-in that landed after our database read
+-- keeps its fresher state.
+local last = redis.call('HGET', KEYS[1], 'last')
+if last and last > ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'last', ARGV[1], 'streak', ARGV[2], 'total', ARGV[3])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+return 1
