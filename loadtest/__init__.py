@@ -1,0 +1,1 @@
+"""The load-test harness: `python -m loadtest.bench` (see loadtest/RESULTS.md)."""

@@ -1,0 +1,114 @@
+"""Measure one variant: Locust (Python API, FastHttpUser) for warm-up + a fixed window, with the
+server's own counters snapshotted at the window's edges.
+
+    LOADTEST_MANIFEST=m.json python -m loadtest.drive --variant grab.surge --users 64 --warmup 3 \
+        --duration 15 --metrics-url http://127.0.0.1:P/metrics --web-pids 1,2,3 --out r.json
+
+Run as its own process (Locust monkey-patches the standard library with gevent). Writes JSON:
+Locust's requests, failures, percentiles; status codes (window and whole run); the server's
+request, SQL and Redis counters per view from /metrics; CPU seconds of the web server, the
+Celery worker, the stores and this load generator over the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import gevent
+import psutil
+from locust import events
+from locust.env import Environment
+
+from loadtest import locustfile
+from loadtest.probes import cpu_delta, cpu_snapshot, expand, scrape
+
+
+def _ints(s: str) -> list[int]:
+    return [int(x) for x in s.split(",") if x.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variant", required=True)
+    p.add_argument("--users", type=int, default=64)
+    p.add_argument("--warmup", type=float, default=3.0)
+    p.add_argument("--duration", type=float, default=15.0)
+    p.add_argument("--metrics-url", default="")
+    p.add_argument("--web-pids", default="", help="gunicorn master pid (workers are found from it)")
+    p.add_argument("--worker-pids", default="", help="celery worker master pid")
+    p.add_argument("--store-pids", default="", help="postgres / redis root pids")
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+
+    classes = locustfile.CLASSES
+    cls_name = args.variant.replace(".", "_").replace("-", "_")
+    if cls_name not in classes:
+        print(f"drive: no variant {args.variant!r} in the manifest", file=sys.stderr)
+        return 2
+    user_cls = classes[cls_name]
+    web, worker, stores = _ints(args.web_pids), _ints(args.worker_pids), _ints(args.store_pids)
+
+    # stop_timeout: users finish the request in flight when the window closes, so every answer
+    # the server gave is seen (the invariant checks compare 200s with database rows).
+    env = Environment(user_classes=[user_cls], events=events, host=user_cls.host, stop_timeout=15)
+    runner = env.create_local_runner()
+    started_wall = time.time()
+    runner.start(args.users, spawn_rate=max(args.users, 1))
+    gevent.sleep(args.warmup)
+
+    def snapshot():
+        return {
+            "t": time.monotonic(),
+            "wall": time.time(),
+            "metrics": scrape(args.metrics_url) if args.metrics_url else None,
+            "web": cpu_snapshot(expand(web)),
+            "worker": cpu_snapshot(expand(worker)),
+            "stores": cpu_snapshot(expand(stores)),
+            "loadgen": cpu_snapshot([psutil.Process().pid], with_children=False),
+        }
+
+    env.stats.reset_all()
+    locustfile.reset_window()
+    s0 = snapshot()
+    gevent.sleep(args.duration)
+    s1 = snapshot()
+    total = env.stats.total
+    window = s1["t"] - s0["t"]
+    result = {
+        "variant": args.variant,
+        "users": args.users,
+        "warmup_s": args.warmup,
+        "window_s": window,
+        "started_wall": started_wall,
+        "window_start_wall": s0["wall"],
+        "window_end_wall": s1["wall"],
+        "requests": total.num_requests,
+        "failures": total.num_failures,
+        "rps": total.num_requests / window if window > 0 else 0.0,
+        "p50_ms": total.get_response_time_percentile(0.5) if total.num_requests else None,
+        "p90_ms": total.get_response_time_percentile(0.9) if total.num_requests else None,
+        "p99_ms": total.get_response_time_percentile(0.99) if total.num_requests else None,
+        "max_ms": total.max_response_time if total.num_requests else None,
+        "avg_ms": total.avg_response_time if total.num_requests else None,
+        "errors": [{"error": str(e.error)[:200], "count": e.occurrences} for e in env.stats.errors.values()][:10],
+        "status_window": dict(locustfile.STATUS_WINDOW.get(args.variant, {})),
+        "cpu_s": {k: cpu_delta(s0[k], s1[k]) for k in ("web", "worker", "stores", "loadgen")},
+        "metrics_before": s0["metrics"],
+        "metrics_after": s1["metrics"],
+    }
+    runner.stop()
+    runner.quit()
+    # Requests still in flight at quit() may have finished since: count them for invariants.
+    result["status_all"] = {str(k): v for k, v in locustfile.STATUS_ALL.get(args.variant, {}).items()}
+    result["status_window"] = {str(k): v for k, v in result["status_window"].items()}
+    result["ended_wall"] = time.time()
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The harness works end to end: `python -m loadtest.bench --quick` boots its own stack (fresh
+database, gunicorn in production settings), runs the bare view and a cached read against its
+baseline, and writes the table and the JSON. No timing assertions: this box's speed is not
+what is tested."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(120)
+def test_quick_bench_prints_the_table_and_writes_json_and_plot(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "loadtest.bench", "--quick", "--scenario", "bare,me", "--no-profile",
+            "--duration", "1.5", "--db-name", "surge_bench_quick", "--redis-db", "6", "--out", str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "req/s" in proc.stdout and "bare-auth" in proc.stdout
+    files = sorted(tmp_path.glob("*.json"))
+    assert len(files) == 1
+    assert files[0].with_suffix(".png").exists()
+    doc = json.loads(files[0].read_text())
+    by_key = {(r["scenario"], r["name"]): r for r in doc["results"]}
+    assert {("bare", "bare"), ("bare", "bare-auth"), ("me", "cached"), ("me", "nocache")} <= set(by_key)
+    for key in (("bare", "bare"), ("bare", "bare-auth")):
+        r = by_key[key]
+        assert r["requests"] > 0 and r["failures"] == 0
+        assert r["server_requests"] > 0 and r["web_cpu_ms_per_req"] > 0
+    assert by_key[("bare", "bare")]["sql_per_req"] == 0
+    for key in (("me", "cached"), ("me", "nocache")):
+        r = by_key[key]
+        # Skipped only while the user-center endpoints are not mounted.
+        assert r.get("skipped") or (r["requests"] > 0 and r["failures"] == 0)
+    assert doc["invariants_broken"] == []
+    assert doc["machine"]["nproc"] >= 1
