@@ -244,6 +244,11 @@ def parse_args(argv):
     p.add_argument("--out", help="folder for <date>.json and .png (default loadtest/results; quick: the run folder)")
     p.add_argument("--profile", dest="profile", action="store_true", default=None, help="py-spy profiles")
     p.add_argument("--no-profile", dest="profile", action="store_false")
+    p.add_argument(
+        "--profile-variants",
+        default="",
+        help="comma list like grab.surge,me.cached (default: grab.surge and every Surge variant whose goal failed)",
+    )
     p.add_argument("--write-md", action="store_true", default=None, help="update loadtest/RESULTS.md's table")
     p.add_argument("--ui-port", type=int, default=8089)
     args = p.parse_args(argv)
@@ -253,7 +258,7 @@ def parse_args(argv):
     args.warmup = args.warmup if args.warmup is not None else (0.5 if q else 3.0)
     args.bench_users = args.bench_users or (60 if q else 2000)
     if args.profile is None:
-        args.profile = not q and not args.ui
+        args.profile = bool(args.profile_variants) or (not q and not args.ui)
     if args.write_md is None:
         args.write_md = not q and not args.ui and args.scenario == "all"
     return args
@@ -274,7 +279,7 @@ def select(names: str, registry: dict) -> list:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H%M")
-    run_dir = stack_dir() / "bench" / stamp
+    run_dir = stack_dir() / "bench" / datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     stack = BenchStack(run_dir=run_dir, db_name=args.db_name, redis_db=args.redis_db, workers=args.workers)
     started = time.monotonic()

@@ -26,33 +26,48 @@ def py_spy() -> str | None:
     return str(here) if here.exists() else shutil.which("py-spy")
 
 
+SURGE_APPS = ("project", "usercenter", "signin", "orders", "redpackets", "staticgen", "loadtest")
+PACKAGES = {
+    "django": "django (request, middleware, urls, response)",
+    "psycopg2": "psycopg2 (PostgreSQL driver)",
+    "psycopg": "psycopg (PostgreSQL driver)",
+    "redis": "redis-py + hiredis (Redis client)",
+    "hiredis": "redis-py + hiredis (Redis client)",
+    "django_redis": "django-redis",
+    "gunicorn": "gunicorn (accept, parse, write)",
+    "rest_framework": "DRF",
+    "prometheus_client": "prometheus_client (metrics)",
+}
+
+
+def _path(frame: str) -> str:
+    """'func (path/to/file.py:12)' -> 'path/to/file.py' (py-spy shortens paths to sys.path)."""
+    return frame.rsplit("(", 1)[-1].rstrip(")").rsplit(":", 1)[0]
+
+
 def _package(frame: str) -> str:
-    """'func (path/to/file.py:12)' -> a readable package bucket."""
-    path = frame.rsplit("(", 1)[-1].rstrip(")")
-    for marker, name in (
-        ("/django/db/", "django ORM / db backend"),
-        ("/django/", "django (request, middleware, urls, response)"),
-        ("/psycopg", "psycopg (PostgreSQL driver)"),
-        ("/redis/", "redis-py (client)"),
-        ("/django_redis/", "django-redis"),
-        ("/gunicorn/", "gunicorn (accept, parse, write)"),
-        ("/rest_framework/", "DRF"),
-        ("/prometheus_client/", "prometheus_client"),
-        ("/json/", "json"),
-        ("/socket.py", "socket (stdlib)"),
-        ("/ssl.py", "ssl"),
-        ("/selectors.py", "selectors (stdlib: idle waits)"),
-    ):
-        if marker in path:
-            return name
-    for app in ("project/", "usercenter/", "signin/", "orders/", "redpackets/", "staticgen/"):
-        if f"/{app}" in path or path.startswith(app):
-            return f"surge {app.rstrip('/')}"
-    if "/python3" in path and "site-packages" not in path:
-        return "python stdlib"
-    if "site-packages" in path:
-        return "other libraries: " + path.split("site-packages/", 1)[1].split("/", 1)[0]
-    return "other: " + path.split("/")[-1]
+    path = _path(frame).lstrip("/")
+    if "site-packages/" in path:
+        path = path.split("site-packages/", 1)[1]
+    top = path.split("/", 1)[0]
+    if top == "django" and path.startswith("django/db/"):
+        return "django ORM / db backend"
+    if top in PACKAGES:
+        return PACKAGES[top]
+    if top in SURGE_APPS:
+        return f"surge: {top}"
+    if top.endswith(".py"):
+        top = top[:-3]
+    return f"python: {top}"
+
+
+GENERIC = (
+    "gunicorn/",
+    "<frozen runpy>",
+    "convert_exception_to_response",
+    "BaseHandler.get_response ",
+    "MiddlewareMixin.__call__",
+)
 
 
 def summarize(raw: Path) -> dict:
@@ -66,7 +81,7 @@ def summarize(raw: Path) -> dict:
         n = int(count)
         frames = [f for f in stack.split(";") if f]
         # py-spy prefixes the process ("process 123:\"...\""): drop non-frame entries.
-        frames = [f for f in frames if "(" in f and ")" in f]
+        frames = [f for f in frames if "(" in f and f.endswith(")") and not f.startswith("process ")]
         if not frames:
             continue
         total += n
@@ -75,12 +90,9 @@ def summarize(raw: Path) -> dict:
             inclusive[f] += n
     if not total:
         return {"samples": 0, "by_package": [], "inclusive": []}
-    interesting = [
-        (name, n / total)
-        for name, n in inclusive.most_common(80)
-        if not any(s in name for s in ("<module>", "run (gunicorn/arbiter", "manage_workers", "spawn_worker"))
-        and n / total < 0.995
-    ]
+    # Inclusive shares of the frames that say something: the request handling below gunicorn
+    # (middleware, views, services, clients), without the generic wrappers every request has.
+    interesting = [(name, n / total) for name, n in inclusive.most_common(200) if not any(g in name for g in GENERIC)]
     return {
         "samples": total,
         "by_package": [(k, v / total) for k, v in leaf.most_common(12)],
@@ -105,7 +117,11 @@ def profile_variants(ctx, scenarios, results, goals, *, run_variant) -> dict:
         return {"_": {"error": "py-spy not installed"}}
     wanted: list[tuple] = []
     missed = {g.scenario for g in goals if g.met is False}
+    explicit = [x.strip() for x in ctx.args.profile_variants.split(",") if x.strip()]
     for scenario in scenarios:
+        if explicit:
+            wanted += [(scenario, v) for v in scenario.variants(ctx) if f"{scenario.name}.{v.name}" in explicit]
+            continue
         if scenario.name == "bare":
             continue
         if scenario.name != "grab" and scenario.name not in missed:

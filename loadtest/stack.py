@@ -291,7 +291,11 @@ class BenchStack:
         if nginx and not os.environ.get("BENCH_CDN_PYTHON"):
             ndir = self.run_dir / "nginx"
             ndir.mkdir(exist_ok=True)
-            user = "user nobody nogroup;" if os.geteuid() == 0 else ""
+            user = ""
+            if os.geteuid() == 0:
+                # nginx's workers drop to nobody unless every parent of the folder lets it in.
+                reachable = all(p.stat().st_mode & 0o005 == 0o005 for p in [self.cdn_root, *self.cdn_root.parents])
+                user = "user nobody nogroup;" if reachable else "user root root;"
             conf = ndir / "nginx.conf"
             conf.write_text(
                 f"""{user}
