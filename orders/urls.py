@@ -1,2 +1,23 @@
-page_urls: list = []
-api_urls: list = []
+from django.urls import path
+
+from orders import api, views
+
+page_urls = [
+    path("products/", views.product_list, name="product-list"),
+    path("products/<int:product_id>/", views.product_detail, name="product-detail"),
+    path("orders/", views.my_orders, name="my-orders"),
+    path("orders/status/<str:token>/", views.order_status, name="order-status"),
+]
+
+api_urls = [
+    path("orders/", api.orders, name="api-orders"),
+    path("products/", api.ProductListApi.as_view(), name="api-products"),
+    path("products/<int:product_id>/", api.ProductDetailApi.as_view(), name="api-product-detail"),
+    path("flash/<int:product_id>/buy/", api.flash_buy, name="api-flash-buy"),
+    path("flash/orders/<str:token>/", api.flash_order_status, name="api-flash-order-status"),
+]
+
+bench_urls = [
+    path("orders/nocache/", api.bench_orders_nocache, name="bench-orders-nocache"),
+    path("orders/flash-naive/<int:product_id>/buy/", api.bench_flash_naive, name="bench-flash-naive"),
+]

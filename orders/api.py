@@ -1,0 +1,168 @@
+"""Orders JSON API. The hot paths (order list, flash buy, token status) are plain function views
+returning project.api.json_response; the product endpoints are DRF views."""
+
+from __future__ import annotations
+
+import json
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders import selectors, services
+from orders.serializers import FlashBuyIn, OrderCreateIn, ProductOut
+from project.api import error, json_response
+from project.redis import RedisUnavailable
+
+REDIS_DOWN = "Flash sales are temporarily unavailable (cache service down). Please retry shortly."
+
+
+def _unauthenticated():
+    return error(401, "Authentication credentials were not provided.")
+
+
+def _body(request) -> dict | None:
+    """The JSON (or form) body as a dict; None when it is not parseable."""
+    if request.content_type == "application/json" or (request.body[:1] in (b"{", b"[")):
+        if not request.body:
+            return {}
+        try:
+            data = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return data if isinstance(data, dict) else None
+    return request.POST.dict()
+
+
+def _order_error(exc: services.OrderError):
+    return error(exc.status, exc.detail, **exc.extra)
+
+
+def parse_page(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return 1
+    try:
+        page = int(raw)
+    except ValueError:
+        return None
+    return page if page >= 1 else None
+
+
+def orders(request):
+    """GET: the user's orders, 40 per page, newest first (page 1 cached; zero SQL on a hit).
+    POST {product_id, quantity, idempotency_key}: a normal purchase."""
+    if not request.user.is_authenticated:
+        return _unauthenticated()
+    if request.method == "GET":
+        page = parse_page(request.GET.get("page"))
+        if page is None:
+            return error(400, "page must be a whole number of at least 1.")
+        try:
+            return json_response(selectors.order_page(user_id=request.user.pk, page=page))
+        except selectors.PageNotFound as exc:
+            return error(404, str(exc))
+    if request.method == "POST":
+        return _order_create(request)
+    return error(405, "Method not allowed.")
+
+
+def _order_create(request):
+    data = _body(request)
+    if data is None:
+        return error(400, "The body must be a JSON object.")
+    form = OrderCreateIn(data=data)
+    if not form.is_valid():
+        return json_response(form.errors, status=400)
+    try:
+        order, created = services.order_create(user_id=request.user.pk, **form.validated_data)
+    except services.OrderError as exc:
+        return _order_error(exc)
+    return json_response(order, status=201 if created else 200)
+
+
+def flash_buy(request, product_id: int):
+    """`POST /api/flash/<product_id>/buy/` {quantity}: 202 {token}; the order is written by the queue."""
+    if request.method != "POST":
+        return error(405, "Method not allowed.")
+    if not request.user.is_authenticated:
+        return _unauthenticated()
+    quantity = 1
+    if request.body:
+        data = _body(request)
+        if data is None:
+            return error(400, "The body must be a JSON object.")
+        form = FlashBuyIn(data=data)
+        if not form.is_valid():
+            return json_response(form.errors, status=400)
+        quantity = form.validated_data["quantity"]
+    try:
+        token = services.flash_buy(user_id=request.user.pk, product_id=product_id, quantity=quantity)
+    except services.OrderError as exc:
+        return _order_error(exc)
+    except RedisUnavailable:
+        return json_response({"detail": REDIS_DOWN}, status=503, headers={"Retry-After": "5"})
+    return json_response({"token": token, "status": "pending"}, status=202)
+
+
+def flash_order_status(request, token: str):
+    """`GET /api/flash/orders/<token>/`: pending | created {order_id} | rejected (owner only)."""
+    if request.method != "GET":
+        return error(405, "Method not allowed.")
+    if not request.user.is_authenticated:
+        return _unauthenticated()
+    status = selectors.flash_token_status(token=token, user_id=request.user.pk)
+    if status is None:
+        return error(404, "Unknown order token.")
+    return json_response(status)
+
+
+class ProductListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: ProductOut(many=True)})
+    def get(self, request):
+        page = parse_page(request.query_params.get("page"))
+        if page is None:
+            return Response({"detail": "page must be a whole number of at least 1."}, status=400)
+        try:
+            return Response(selectors.product_page(page=page))
+        except selectors.PageNotFound as exc:
+            return Response({"detail": str(exc)}, status=404)
+
+
+class ProductDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: ProductOut})
+    def get(self, request, product_id: int):
+        product = selectors.product_detail(product_id=product_id)
+        if product is None:
+            return Response({"detail": "No such product."}, status=404)
+        return Response(product)
+
+
+# ---------------------------------------------------------------- naive baselines (bench_urls)
+
+
+def bench_orders_nocache(request):
+    """Page N always from the database: what the cache saves."""
+    if not request.user.is_authenticated:
+        return _unauthenticated()
+    page = parse_page(request.GET.get("page"))
+    if page is None:
+        return error(400, "page must be a whole number of at least 1.")
+    return json_response(selectors.order_page_db(user_id=request.user.pk, page=page))
+
+
+def bench_flash_naive(request, product_id: int):
+    """The flash buy done the obvious way: lock the product row, check, write the order."""
+    if request.method != "POST":
+        return error(405, "Method not allowed.")
+    if not request.user.is_authenticated:
+        return _unauthenticated()
+    try:
+        order = services.flash_buy_naive(user_id=request.user.pk, product_id=product_id, quantity=1)
+    except services.OrderError as exc:
+        return _order_error(exc)
+    return json_response(order, status=201)

@@ -1,0 +1,624 @@
+"""Writes of the orders app: normal purchases, flash-sale buys and their queue drain, sale
+opening and reconciliation, cache invalidation. Keyword-only arguments throughout."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, connections, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from orders import keys, selectors
+from orders.models import Order, Product
+from orders.serializers import ORDER_FIELDS, order_dict
+from project.queue import ReliableQueue, register_queue_family
+from project.redis import RedisUnavailable, get_redis, load_script
+from project.tasks import kick_drain
+from usercenter import services as usercenter_services
+
+logger = logging.getLogger(__name__)
+
+FLASH_BUY_SCRIPT = Path(__file__).parent / "lua" / "flash_buy.lua"
+MAX_QUANTITY = 100
+QUEUE_FAMILY = "orders.flash"
+# Flash keys outlive the sale by this long, so late status polls and reconciliation still work.
+FLASH_KEYS_GRACE_SECONDS = getattr(settings, "ORDERS_FLASH_KEYS_GRACE_SECONDS", 86400)
+# How long a process trusts its own "sold out" flag before asking Redis again. Every process
+# (gunicorn worker) learns "sold out" from its own first 410 and forgets it after this long,
+# so a re-opened or restocked sale is visible everywhere within these seconds, at the cost of
+# one Redis call per process per period.
+SOLD_OUT_FLAG_SECONDS = getattr(settings, "ORDERS_SOLD_OUT_FLAG_SECONDS", 3.0)
+# The beat task loads a sale's stock this long before it starts (early buyers then get 425
+# from the script instead of a database lookup).
+FLASH_PRELOAD_SECONDS = getattr(settings, "ORDERS_FLASH_PRELOAD_SECONDS", 300)
+# Test hook only: a pause inside the drain's transaction, so a test can SIGKILL a worker
+# mid-batch. Never set in production.
+_DRAIN_PAUSE_SECONDS = float(os.environ.get("ORDERS_FLASH_DRAIN_PAUSE_SECONDS", "0") or 0)
+
+
+# ---------------------------------------------------------------- errors (the API maps .status)
+
+
+class OrderError(Exception):
+    status = 400
+
+    def __init__(self, detail: str, **extra):
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class InvalidOrder(OrderError):
+    status = 400
+
+
+class ProductNotFound(OrderError):
+    status = 404
+
+
+class OutOfStock(OrderError):
+    status = 409
+
+
+class NotAFlashProduct(OrderError):
+    status = 404
+
+
+class FlashLimitReached(OrderError):
+    status = 409
+
+
+class FlashSoldOut(OrderError):
+    status = 410
+
+
+class FlashEnded(OrderError):
+    status = 410
+
+
+class FlashNotStarted(OrderError):
+    status = 425
+
+
+# ---------------------------------------------------------------- cache invalidation
+
+
+def order_list_forget(*, user_ids) -> None:
+    """Drop the users' cached page 1 and bump its generation (a fill racing with this write
+    then stores nothing). Call after commit."""
+    user_ids = sorted(set(user_ids))
+    if not user_ids:
+        return
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for uid in user_ids:
+            pipe.incr(keys.page1_gen_key(uid))
+            pipe.expire(keys.page1_gen_key(uid), 2 * selectors.PAGE1_TTL_SECONDS)
+            pipe.delete(keys.page1_key(uid))
+        pipe.execute()
+    except RedisUnavailable:
+        logger.error("order page 1 of users %s not invalidated: Redis unavailable", user_ids[:20])
+
+
+def _orders_written(*, user_ids) -> None:
+    """Everything that shows a user's orders learns about the write, after commit."""
+    user_ids = sorted(set(user_ids))
+
+    def forget():
+        order_list_forget(user_ids=user_ids)
+        for uid in user_ids:
+            usercenter_services.user_hash_forget(user_id=uid, fields=["orders_count"])
+
+    transaction.on_commit(forget, using="default")
+
+
+def orders_imported(*, user_ids) -> None:
+    """Orders written in bulk outside the services (demo data, imports): drop the caches after
+    commit, as every other order write does."""
+    _orders_written(user_ids=user_ids)
+
+
+def product_changed(*, product_id: int) -> None:
+    """After an admin edit: drop the cached product and refresh a loaded sale's window/limit."""
+
+    def refresh():
+        try:
+            selectors.product_cache.delete(str(product_id))
+        except RedisUnavailable:
+            logger.warning("product %s cache not dropped: Redis unavailable", product_id)
+        selectors.product_cache.clear_local()
+        try:
+            if get_redis().exists(keys.flash_meta(product_id)):
+                flash_open(product_id=product_id)
+        except (RedisUnavailable, OrderError) as exc:
+            logger.warning("flash sale %s not refreshed after edit: %s", product_id, exc)
+
+    transaction.on_commit(refresh, using="default")
+
+
+# ---------------------------------------------------------------- normal purchase
+
+_BUY_SQL = """
+UPDATE orders_product SET stock = stock - %s
+ WHERE id = %s AND is_active AND NOT is_flash AND stock >= %s
+RETURNING price_cents
+"""
+
+
+def _existing_order(*, token: str, user_id: int) -> dict | None:
+    row = Order.objects.using("default").filter(token=token, user_id=user_id).values(*ORDER_FIELDS).first()
+    return order_dict(row) if row else None
+
+
+def order_create(*, user_id: int, product_id: int, quantity: int, idempotency_key: str) -> tuple[dict, bool]:
+    """Buy `quantity` units: one transaction, a conditional stock UPDATE (no read-modify-write,
+    no oversell), one order row. The same idempotency key again returns the first order.
+    Returns (order, created)."""
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise InvalidOrder(f"quantity must be between 1 and {MAX_QUANTITY}.")
+    idempotency_key = (idempotency_key or "").strip()
+    if not 8 <= len(idempotency_key) <= 64:
+        raise InvalidOrder("idempotency_key must be 8 to 64 characters.")
+    # Scoped by user: one client's key can never return (or block) another user's order.
+    token = f"n:{user_id}:{idempotency_key}"
+    existing = _existing_order(token=token, user_id=user_id)
+    if existing:
+        return existing, False
+    try:
+        with transaction.atomic(using="default"):
+            cursor = connections["default"].cursor()
+            cursor.execute(_BUY_SQL, [quantity, product_id, quantity])
+            row = cursor.fetchone()
+            if row is None:
+                product = Product.objects.filter(pk=product_id, is_active=True).values("is_flash", "stock").first()
+                if product is None:
+                    raise ProductNotFound("No such product.")
+                if product["is_flash"]:
+                    raise InvalidOrder("This product is sold in a flash sale: use the flash-sale buy.")
+                raise OutOfStock("Out of stock.", stock=product["stock"])
+            order = Order.objects.create(
+                user_id=user_id,
+                product_id=product_id,
+                quantity=quantity,
+                amount_cents=row[0] * quantity,
+                source=Order.Source.NORMAL,
+                token=token,
+            )
+            _orders_written(user_ids=[user_id])
+            transaction.on_commit(lambda: _forget_product(product_id), using="default")
+    except IntegrityError:
+        # The same key raced with itself: the loser's stock decrement rolled back with it.
+        existing = _existing_order(token=token, user_id=user_id)
+        if existing:
+            return existing, False
+        raise
+    return _existing_order(token=order.token, user_id=user_id), True
+
+
+def _forget_product(product_id: int) -> None:
+    with contextlib.suppress(RedisUnavailable):
+        selectors.product_cache.delete(str(product_id))
+
+
+# ---------------------------------------------------------------- flash sale: buy
+
+_sold_out: dict[int, float] = {}
+_sold_out_lock = threading.Lock()
+
+
+def flash_sold_out_locally(product_id: int) -> bool:
+    until = _sold_out.get(product_id)
+    return until is not None and until > time.monotonic()
+
+
+def _mark_sold_out(product_id: int) -> None:
+    with _sold_out_lock:
+        _sold_out[product_id] = time.monotonic() + SOLD_OUT_FLAG_SECONDS
+
+
+def flash_forget_sold_out(product_id: int | None = None) -> None:
+    with _sold_out_lock:
+        if product_id is None:
+            _sold_out.clear()
+        else:
+            _sold_out.pop(product_id, None)
+
+
+def flash_buy(*, user_id: int, product_id: int, quantity: int = 1) -> str:
+    """One Lua call: window, per-user limit, stock, decrement, enqueue. Returns the order token
+    (the order itself is written by the queue drain). Raises OrderError subclasses, and
+    RedisUnavailable when Redis is down (the API answers 503)."""
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise InvalidOrder(f"quantity must be between 1 and {MAX_QUANTITY}.")
+    if flash_sold_out_locally(product_id):
+        raise FlashSoldOut("Sold out.")
+    token = f"f{product_id}-{uuid.uuid4().hex}"
+    now_ms = int(time.time() * 1000)
+    code, value = load_script(FLASH_BUY_SCRIPT)(
+        keys=keys.flash_keys(product_id), args=[user_id, quantity, now_ms, token, product_id]
+    )
+    if code == 0:
+        if value == 1:  # the queue went from empty to non-empty
+            kick_drain()
+        return token
+    if code == 2:
+        raise FlashNotStarted("The sale has not started yet.", starts_at=_ms_iso(value))
+    if code == 3:
+        raise FlashEnded("The sale has ended.")
+    if code == 4:
+        raise FlashLimitReached("You have reached the per-user limit for this sale.", bought=value)
+    if code == 5:
+        if value == 0:
+            _mark_sold_out(product_id)
+        raise FlashSoldOut("Sold out." if value == 0 else f"Only {value} left.", left=value)
+    # Not loaded in Redis: is it a flash product at all? (The cached product, not per request SQL.)
+    product = selectors.product_detail(product_id=product_id)
+    if product is None or not product["is_flash"]:
+        raise NotAFlashProduct("No flash sale for this product.")
+    starts = datetime.fromisoformat(product["flash_starts_at"])
+    ends = datetime.fromisoformat(product["flash_ends_at"])
+    now = timezone.now()
+    if now >= ends:
+        raise FlashEnded("The sale has ended.")
+    raise FlashNotStarted(
+        "The sale has not started yet." if now < starts else "The sale is opening; retry in a moment.",
+        starts_at=starts.isoformat(),
+    )
+
+
+def _ms_iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.get_current_timezone()).isoformat()
+
+
+def flash_buy_naive(*, user_id: int, product_id: int, quantity: int = 1) -> dict:
+    """The load harness's baseline: the whole flash buy in the request, serialized on the
+    product row (SELECT ... FOR UPDATE). Correct, and as slow as one row lock allows."""
+    with transaction.atomic(using="default"):
+        product = Product.objects.select_for_update().filter(pk=product_id, is_active=True).first()
+        if product is None or not product.is_flash:
+            raise NotAFlashProduct("No flash sale for this product.")
+        state = product.flash_state()
+        if state == "upcoming":
+            raise FlashNotStarted("The sale has not started yet.")
+        if state == "ended":
+            raise FlashEnded("The sale has ended.")
+        bought = sum(
+            Order.objects.filter(user_id=user_id, product_id=product_id, source=Order.Source.FLASH).values_list(
+                "quantity", flat=True
+            )
+        )
+        if bought + quantity > product.flash_per_user_limit:
+            raise FlashLimitReached("You have reached the per-user limit for this sale.", bought=bought)
+        if product.stock < quantity:
+            raise FlashSoldOut("Sold out.")
+        Product.objects.filter(pk=product_id).update(stock=F("stock") - quantity)
+        order = Order.objects.create(
+            user_id=user_id,
+            product_id=product_id,
+            quantity=quantity,
+            amount_cents=product.price_cents * quantity,
+            source=Order.Source.FLASH,
+            token=f"naive-{uuid.uuid4().hex}",
+        )
+        _orders_written(user_ids=[user_id])
+    return {"id": order.pk, "product_id": product_id, "quantity": quantity, "amount_cents": order.amount_cents}
+
+
+# ---------------------------------------------------------------- flash sale: open
+
+_OPEN_SCRIPT = """
+-- KEYS: meta, stock, bought, status   ARGV: starts_ms, ends_ms, limit, stock, restock, expire_at
+redis.call('HSET', KEYS[1], 'starts_ms', ARGV[1], 'ends_ms', ARGV[2], 'limit', ARGV[3])
+if ARGV[5] == '1' or redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('SET', KEYS[2], ARGV[4])
+end
+-- Placeholders so the hashes exist now and carry the expiry (the buy script only adds fields).
+redis.call('HSETNX', KEYS[3], '_', 0)
+redis.call('HSETNX', KEYS[4], '_', '-')
+for i = 1, 4 do redis.call('EXPIREAT', KEYS[i], ARGV[6]) end
+return tonumber(redis.call('GET', KEYS[2]))
+"""
+
+
+def _allotment(product: Product) -> int:
+    units = product.flash_stock or product.stock
+    return max(0, min(units, product.stock))
+
+
+def flash_open(*, product_id: int, restock: bool = False) -> dict:
+    """Load a sale into Redis: window, limit and (when not loaded yet, or with restock) its
+    stock. Idempotent: without restock a loaded sale keeps its Redis stock. With restock (a
+    re-opened sale) Redis gets a fresh allotment, less the units still waiting in the queue."""
+    product = Product.objects.using("default").filter(pk=product_id).first()
+    if product is None:
+        raise ProductNotFound(f"No product {product_id}.")
+    if not product.is_flash or not product.flash_starts_at or not product.flash_ends_at:
+        raise NotAFlashProduct(f"Product {product_id} is not a flash-sale product.")
+    units = _allotment(product)
+    if restock:
+        units = max(0, units - flash_pending(product_id=product_id)["quantity"])
+    expire_at = int(product.flash_ends_at.timestamp()) + FLASH_KEYS_GRACE_SECONDS
+    meta, stock, bought, _queue, status = keys.flash_keys(product_id)
+    client = get_redis()
+    loaded = client.eval(
+        _OPEN_SCRIPT,
+        4,
+        meta,
+        stock,
+        bought,
+        status,
+        int(product.flash_starts_at.timestamp() * 1000),
+        int(product.flash_ends_at.timestamp() * 1000),
+        product.flash_per_user_limit,
+        units,
+        "1" if restock else "0",
+        expire_at,
+    )
+    client.sadd(keys.FLASH_ACTIVE, product_id)
+    flash_forget_sold_out(product_id)
+    return {"product_id": product_id, "stock": int(loaded), "starts_at": product.flash_starts_at.isoformat()}
+
+
+def flash_open_due() -> list[int]:
+    """Beat: load every sale starting soon (and refresh loaded ones' windows); forget sales
+    whose keys have expired."""
+    now = timezone.now()
+    due = list(
+        Product.objects.filter(
+            is_flash=True,
+            is_active=True,
+            flash_starts_at__lte=now + timedelta(seconds=FLASH_PRELOAD_SECONDS),
+            flash_ends_at__gt=now,
+        ).values_list("id", flat=True)
+    )
+    for pid in due:
+        flash_open(product_id=pid)
+    client = get_redis()
+    for raw in client.smembers(keys.FLASH_ACTIVE):
+        pid = int(raw)
+        if not client.exists(keys.flash_meta(pid)) and not client.llen(keys.flash_queue(pid)):
+            client.srem(keys.FLASH_ACTIVE, pid)
+    return due
+
+
+# ---------------------------------------------------------------- flash sale: the queue drain
+
+_FLASH_INSERT = """
+INSERT INTO orders_order (user_id, product_id, quantity, amount_cents, status, source, token, created_at)
+VALUES {values}
+ON CONFLICT (token) DO NOTHING
+RETURNING id, token, user_id, product_id, quantity
+"""
+_STOCK_UPDATE = """
+UPDATE orders_product AS p SET stock = p.stock - d.q
+  FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::bigint[]) AS q) AS d
+ WHERE p.id = d.id
+"""
+
+
+def flash_record_batch(queue_key: str, events: list[dict]) -> None:
+    """The queue handler: create the batch's orders and take their stock in one transaction.
+    Idempotent: tokens already in the database are skipped (a batch replayed after a worker
+    died changes nothing), and INSERT ... ON CONFLICT (token) DO NOTHING guards the rest.
+    Events the database has no stock for (Redis and DB out of step) are rejected, never
+    oversold. Statuses and caches are updated after commit."""
+    events = [e for e in events if e.get("token") and e.get("user_id") and e.get("product_id")]
+    if not events:
+        return
+    created: dict[str, tuple[int, int]] = {}  # token -> (order id, user id)
+    rejected: list[dict] = []
+    with transaction.atomic(using="default"):
+        cursor = connections["default"].cursor()
+        product_ids = sorted({int(e["product_id"]) for e in events})
+        # Lock in id order: batches of different products never deadlock.
+        cursor.execute(
+            "SELECT id, stock, price_cents FROM orders_product WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            [product_ids],
+        )
+        products = {pid: [stock, price] for pid, stock, price in cursor.fetchall()}
+        cursor.execute(
+            "SELECT token, id, user_id FROM orders_order WHERE token = ANY(%s)", [[e["token"] for e in events]]
+        )
+        for token, oid, uid in cursor.fetchall():
+            created[token] = (oid, uid)
+        accepted = []
+        seen: set[str] = set()
+        for e in events:
+            token, pid, qty = e["token"], int(e["product_id"]), int(e.get("quantity", 1))
+            if token in created or token in seen:
+                continue
+            seen.add(token)
+            product = products.get(pid)
+            if product is None or product[0] < qty:
+                rejected.append(e)
+                continue
+            product[0] -= qty
+            accepted.append(e)
+        if accepted:
+            params: list = []
+            for e in accepted:
+                pid, qty = int(e["product_id"]), int(e.get("quantity", 1))
+                ts = datetime.fromtimestamp(int(e.get("ts") or time.time() * 1000) / 1000, tz=UTC)
+                params += [int(e["user_id"]), pid, qty, products[pid][1] * qty, "created", "flash", e["token"], ts]
+            values = ",".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(accepted))
+            cursor.execute(_FLASH_INSERT.format(values=values), params)
+            taken: dict[int, int] = defaultdict(int)
+            for oid, token, uid, pid, qty in cursor.fetchall():
+                created[token] = (oid, uid)
+                taken[pid] += qty
+            if taken:
+                pids = sorted(taken)
+                cursor.execute(_STOCK_UPDATE, [pids, [taken[p] for p in pids]])
+        if _DRAIN_PAUSE_SECONDS:
+            time.sleep(_DRAIN_PAUSE_SECONDS)
+        user_ids = {uid for _oid, uid in created.values()}
+        _orders_written(user_ids=user_ids)
+        transaction.on_commit(lambda: _flash_statuses(events, created, rejected), using="default")
+    if rejected:
+        logger.warning("flash queue %s: %d events rejected (no stock in the database)", queue_key, len(rejected))
+
+
+def _flash_statuses(events: list[dict], created: dict, rejected: list[dict]) -> None:
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for e in events:
+            hit = created.get(e["token"])
+            if hit:
+                pipe.hset(keys.flash_status(int(e["product_id"])), e["token"], f"c:{hit[1]}:{hit[0]}")
+        for e in rejected:
+            pid = int(e["product_id"])
+            pipe.hset(keys.flash_status(pid), e["token"], f"r:{e['user_id']}")
+            # The user did not get the units: they may try again.
+            pipe.hincrby(keys.flash_bought(pid), str(e["user_id"]), -int(e.get("quantity", 1)))
+        pipe.execute()
+    except RedisUnavailable:
+        logger.warning("flash statuses not updated (Redis unavailable); the status API reads the database")
+
+
+def flash_queue_keys() -> list[str]:
+    try:
+        members = get_redis().smembers(keys.FLASH_ACTIVE)
+    except RedisUnavailable:
+        return []
+    return [keys.flash_queue(int(pid)) for pid in sorted(int(m) for m in members)]
+
+
+def register_queues() -> None:
+    register_queue_family(QUEUE_FAMILY, keys=flash_queue_keys, handler=flash_record_batch)
+
+
+# ---------------------------------------------------------------- flash sale: reconcile
+
+
+def _queued_events(product_id: int) -> dict[str, dict]:
+    """Events waiting in the queue or held by a consumer, by token. The queue is read before
+    the processing lists, so an event moving between them is seen at least once."""
+    queue = ReliableQueue(keys.flash_queue(product_id))
+    client = get_redis()
+    raw = list(client.lrange(queue.key, 0, -1))
+    for cid in client.hkeys(queue.consumers_key):
+        raw += client.lrange(queue.processing_key(cid.decode()), 0, -1)
+    out = {}
+    for item in raw:
+        try:
+            e = json.loads(item)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and e.get("token"):
+            out[e["token"]] = e
+    return out
+
+
+def flash_pending(*, product_id: int) -> dict:
+    events = _queued_events(product_id)
+    return {"events": len(events), "quantity": sum(int(e.get("quantity", 1)) for e in events.values())}
+
+
+_CLAMP_STOCK = """
+local s = tonumber(redis.call('GET', KEYS[1]) or '0')
+local cap = tonumber(ARGV[1])
+local add = tonumber(ARGV[2])
+local v = s + add
+if v > cap then v = cap end
+if v < 0 then v = 0 end
+if v ~= s then redis.call('SET', KEYS[1], v, 'KEEPTTL') end
+return v
+"""
+
+
+def flash_reconcile(*, product_id: int, fix: bool = False) -> dict:
+    """Compare a sale's Redis state (stock, per-user counts, token statuses, queued events)
+    with its orders in the database. With fix: tokens that are pending but neither queued nor
+    in the database are marked rejected and their units given back; per-user counts that
+    exceed what was recorded are lowered; Redis stock is clamped to what the database can
+    still supply (DB stock minus queued units). Run it once the queue is quiet; a buy racing
+    with it is safe (the drain never oversells the database) but may be reported as a diff."""
+    product = Product.objects.using("default").filter(pk=product_id).first()
+    if product is None:
+        raise ProductNotFound(f"No product {product_id}.")
+    client = get_redis()
+    _meta, stock_key, bought_key, _q, status_key = keys.flash_keys(product_id)
+    statuses = {k.decode(): v.decode() for k, v in client.hgetall(status_key).items() if k != b"_"}
+    queued = _queued_events(product_id)
+    db_rows = list(
+        Order.objects.using("default")
+        .filter(product_id=product_id, source=Order.Source.FLASH)
+        .values_list("token", "user_id", "quantity", "id")
+    )
+    db_stock = Product.objects.using("default").filter(pk=product_id).values_list("stock", flat=True).first()
+    redis_stock_raw = client.get(stock_key)
+    redis_stock = None if redis_stock_raw is None else int(redis_stock_raw)
+    bought = {int(k): int(v) for k, v in client.hgetall(bought_key).items() if k != b"_"}
+
+    db_tokens = {t: (uid, q, oid) for t, uid, q, oid in db_rows}
+    pending_qty = sum(int(e.get("quantity", 1)) for t, e in queued.items() if t not in db_tokens)
+    lost = {t: v for t, v in statuses.items() if v.startswith("p:") and t not in queued and t not in db_tokens}
+    stale_status = [t for t, (_u, _q, _o) in db_tokens.items() if statuses.get(t, "").startswith("p:")]
+    recorded: dict[int, int] = defaultdict(int)
+    for _t, (uid, q, _o) in db_tokens.items():
+        recorded[uid] += q
+    for t, e in queued.items():
+        if t not in db_tokens:
+            recorded[int(e["user_id"])] += int(e.get("quantity", 1))
+    over_counted = {uid: n for uid, n in bought.items() if n > recorded.get(uid, 0)}
+    cap = max(0, db_stock - pending_qty)
+    report = {
+        "product_id": product_id,
+        "db_stock": db_stock,
+        "redis_stock": redis_stock,
+        "queued_events": len(queued),
+        "queued_quantity": pending_qty,
+        "db_flash_orders": len(db_rows),
+        "db_flash_quantity": sum(q for _t, _u, q, _o in db_rows),
+        "lost_tokens": sorted(lost),
+        "stale_statuses": len(stale_status),
+        "over_counted_users": len(over_counted),
+        "redis_stock_above_db": redis_stock is not None and redis_stock > cap,
+        "fixed": False,
+    }
+    report["ok"] = not (lost or stale_status or over_counted or report["redis_stock_above_db"])
+    if fix and not report["ok"]:
+        pipe = client.pipeline(transaction=False)
+        for t, v in lost.items():
+            pipe.hset(status_key, t, f"r:{v.split(':')[1]}")
+        for t in stale_status:
+            uid, _q, oid = db_tokens[t]
+            pipe.hset(status_key, t, f"c:{uid}:{oid}")
+        for uid, n in over_counted.items():
+            pipe.hincrby(bought_key, str(uid), recorded.get(uid, 0) - n)
+        pipe.execute()
+        if redis_stock is not None:
+            lost_qty = sum(over_counted.values()) - sum(recorded.get(u, 0) for u in over_counted)
+            # Units of lost buys go back on sale, never above what the database can supply.
+            report["redis_stock"] = int(client.eval(_CLAMP_STOCK, 1, stock_key, cap, max(0, lost_qty)))
+        report["fixed"] = True
+    return report
+
+
+# ---------------------------------------------------------------- cache warming
+
+
+def order_cache_warm(*, users: int = 1000, progress=None) -> int:
+    """Fill page 1 for the users who ordered most recently (before a known spike)."""
+    user_ids = list(
+        Order.objects.values("user_id")
+        .annotate(last=Max("created_at"))
+        .order_by("-last")
+        .values_list("user_id", flat=True)[:users]
+    )
+    for i, uid in enumerate(user_ids, 1):
+        selectors.order_first_page(user_id=uid)
+        if progress and (i % 100 == 0 or i == len(user_ids)):
+            progress(i, len(user_ids))
+    return len(user_ids)
