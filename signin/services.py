@@ -102,7 +102,8 @@ def _signin_in_db(*, user_id: int, day: dt.date, redis_ok: bool) -> dict:
             answer = _answer(already=False, day=day, streak=streak, points=points, total_points=total_points)
         cursor.execute(_COUNT, [user_id])
         total = cursor.fetchone()[0]
-        row_id = inserted[0] if inserted else None
+        # Only a row written as synced needs flagging if telling Redis fails after commit.
+        row_id = inserted[0] if inserted and redis_ok else None
         transaction.on_commit(
             lambda: _after_commit(user_id=user_id, day=day, streak=streak, total=total, row_id=row_id),
             using="default",
