@@ -347,7 +347,9 @@ def flash_open(*, product_id: int, restock: bool = False) -> dict:
         raise NotAFlashProduct(f"Product {product_id} is not a flash-sale product.")
     units = _allotment(product)
     if restock:
-        units = max(0, units - flash_pending(product_id=product_id)["quantity"])
+        # A fresh allotment, but never more than the database can still supply once the
+        # units already waiting in the queue are written.
+        units = max(0, min(units, product.stock - flash_pending(product_id=product_id)["quantity"]))
     expire_at = int(product.flash_ends_at.timestamp()) + FLASH_KEYS_GRACE_SECONDS
     meta, stock, bought, _queue, status = keys.flash_keys(product_id)
     client = get_redis()
