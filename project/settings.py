@@ -139,7 +139,7 @@ CACHES = {
     },
 }
 # Sessions: Redis first, the DB behind it, so a Redis outage logs nobody out.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_ENGINE = "project.sessions"
 SESSION_COOKIE_AGE = 14 * 24 * 3600
 
 AUTHENTICATION_BACKENDS = ["usercenter.auth.CachedUserBackend"]
@@ -265,6 +265,16 @@ LOGGING = {
 }
 
 SITE_NAME = "Surge"
+
+# ---------------------------------------------------------------- apps
+
+# Sign-in: points = base + step * min(streak - 1, cap); bitmaps and state live this long.
+SIGNIN_BASE_POINTS = env.int("SIGNIN_BASE_POINTS", default=10)
+SIGNIN_STREAK_STEP_POINTS = env.int("SIGNIN_STREAK_STEP_POINTS", default=5)
+SIGNIN_STREAK_STEP_CAP = env.int("SIGNIN_STREAK_STEP_CAP", default=6)
+SIGNIN_BITMAP_TTL_SECONDS = env.int("SIGNIN_BITMAP_TTL_SECONDS", default=62 * 24 * 3600)
+SIGNIN_STATE_TTL_SECONDS = env.int("SIGNIN_STATE_TTL_SECONDS", default=7 * 24 * 3600)
+SIGNIN_REPAIR_SECONDS = env.int("SIGNIN_REPAIR_SECONDS", default=30)
 
 # The load harness's naive baselines and bare views under /api/bench/ (never on in production).
 BENCH_BASELINES = env.bool("BENCH_BASELINES", default=False)

@@ -98,3 +98,22 @@ def test_register_page_shows_errors_with_400(client):
     res = client.post("/register/", {"username": "erin", "password": "long-enough-pw", "password2": "different-pw"})
     assert res.status_code == 400
     assert b"The two passwords differ." in res.content
+
+
+@pytest.mark.disruptive
+def test_session_users_stay_logged_in_while_redis_is_down(client, user, devstack):
+    assert client.post("/login/", {"username": "alice", "password": "surge-pass-123"}).status_code == 302
+    devstack.stop("redis")
+    res = client.get("/api/auth/whoami/")
+    assert res.status_code == 200 and res.json()["username"] == "alice"
+    assert client.get("/").status_code == 200
+    # Logging out works too, and the session is gone from the database.
+    assert client.post("/logout/").status_code == 302
+    assert client.get("/api/auth/whoami/").status_code == 401
+
+
+@pytest.mark.disruptive
+def test_logging_in_while_redis_is_down_works(client, user, devstack):
+    devstack.stop("redis")
+    assert client.post("/login/", {"username": "alice", "password": "surge-pass-123"}).status_code == 302
+    assert client.get("/api/auth/whoami/").json()["username"] == "alice"
