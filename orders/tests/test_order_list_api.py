@@ -27,6 +27,15 @@ def test_page_one_is_filled_once_then_served_with_zero_sql(client, user, token_f
     assert q.count == 0, q.queries
 
 
+def test_page_one_hit_with_a_session_is_zero_sql_too(auth_client, user):
+    make_orders(user=user, product=make_product(), count=2)
+    auth_client.get("/api/orders/")
+    with CaptureAll() as q:
+        res = auth_client.get("/api/orders/")
+    assert len(res.json()["results"]) == 2
+    assert q.count == 0, q.queries
+
+
 def test_page_one_is_newest_first(auth_client, user):
     orders = make_orders(user=user, product=make_product(), count=3)
     ids = [o["id"] for o in auth_client.get("/api/orders/").json()["results"]]

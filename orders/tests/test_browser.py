@@ -1,0 +1,49 @@
+import pytest
+
+from orders.models import Product
+from orders.tests.factories import make_orders, make_product
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def log_in(page, username, password="surge-pass-123"):
+    page.goto("/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=nav-user]")
+
+
+def test_buy_a_product_and_see_it_at_the_top_of_my_orders(page, make_user):
+    user = make_user("shopper")
+    make_orders(user=user, product=make_product(name="Old purchase"), count=3)
+    product = make_product(name="Shiny Teapot", stock=3, price_cents=2599)
+    log_in(page, "shopper")
+    page.goto("/orders/")  # page 1 is now cached without the teapot
+    assert page.get_by_test_id("order-row").count() == 3
+    page.goto(f"/products/{product.pk}/")
+    assert page.get_by_test_id("price").inner_text() == "¥25.99"
+    page.get_by_test_id("buy").click()
+    page.get_by_test_id("see-orders").wait_for()
+    assert "placed" in page.get_by_test_id("buy-result").inner_text()
+    page.get_by_test_id("see-orders").click()
+    page.wait_for_url("**/orders/")
+    rows = page.get_by_test_id("order-row")
+    assert rows.count() == 4
+    assert rows.first.get_by_test_id("order-product").inner_text() == "Shiny Teapot"
+    assert Product.objects.get(pk=product.pk).stock == 2
+
+
+def test_the_product_list_works_on_a_phone(browser, live_server):
+    for i in range(5):
+        make_product(name=f"Phone item {i}")
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 375, "height": 740})
+    try:
+        page = context.new_page()
+        page.goto("/products/")
+        cards = page.get_by_test_id("product-card")
+        assert cards.count() == 5
+        box = cards.first.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+    finally:
+        context.close()
