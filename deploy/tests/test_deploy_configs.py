@@ -1,0 +1,740 @@
+"""The production artefacts in deploy/ are valid for the tools that run them, and behave as their
+comments say.
+
+Real tools where the machine has them (each test skips with the reason when one is missing):
+`nginx` (Debian nginx-light), `systemd-analyze`, `promtool` (Debian prometheus),
+`docker-compose` (Debian docker-compose) and `docker stack config` (the docker client).
+The nginx tests run the real load balancer config against two tiny upstream servers: retries
+on a refused connection, never a second send of a POST, the 429 JSON, cache headers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import contextlib
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+DEPLOY = Path(__file__).resolve().parent.parent
+ROOT = DEPLOY.parent
+RUNBOOKS = DEPLOY / "runbooks"
+NGINX_CONF = DEPLOY / "nginx" / "surge.conf"
+PROM = DEPLOY / "prometheus"
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - PyYAML comes with drf-spectacular
+    yaml = None
+
+needs_yaml = pytest.mark.skipif(yaml is None, reason="PyYAML not installed")
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None
+    )
+    if not path:
+        pytest.skip(f"`{name}` not installed on this machine (see deploy/README.md, 'Checking the configs')")
+    return path
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, **kw)
+
+
+def free_port() -> int:
+    """A free loopback port below the ephemeral range (they collide with clients' ports)."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+# ---------------------------------------------------------------- nginx: syntax
+
+
+def nginx_wrapper(tmp: Path, *, includes: list[Path], extra_http: str = "", listen_port: int | None = None) -> Path:
+    """An nginx.conf that includes the deploy files inside `http {}`, as Debian's does."""
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read files under tmp_path
+    for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (tmp / name).mkdir(exist_ok=True)
+    conf = tmp / "nginx.conf"
+    conf.write_text(
+        f"{user}worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log warn;\n"
+        "events { worker_connections 256; }\n"
+        "http {\n"
+        "  include /etc/nginx/mime.types;\n"
+        "  default_type application/octet-stream;\n"
+        # Debian's nginx.conf sets these in http {}: surge.conf must not set them twice.
+        "  gzip on;\n  server_tokens on;\n"
+        f"  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n"
+        f"  fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n"
+        f"{extra_http}" + "".join(f"  include {p};\n" for p in includes) + "}\n"
+    )
+    return conf
+
+
+def nginx_t(nginx: str, conf: Path, tmp: Path) -> None:
+    result = run([nginx, "-t", "-p", f"{tmp}/", "-c", str(conf)])
+    assert result.returncode == 0, f"nginx -t failed:\n{result.stderr}"
+    assert "[emerg]" not in result.stderr and "[warn]" not in result.stderr.replace('"user" directive', ""), (
+        result.stderr
+    )
+
+
+def test_nginx_conf_passes_nginx_t_with_the_host_upstream(tmp_path):
+    nginx = tool("nginx")
+    conf = nginx_wrapper(tmp_path, includes=[NGINX_CONF, DEPLOY / "nginx" / "upstream.conf"])
+    nginx_t(nginx, conf, tmp_path)
+
+
+def test_nginx_conf_passes_nginx_t_with_the_compose_upstream(tmp_path):
+    nginx = tool("nginx")
+    # Compose service names do not resolve outside compose: same file, loopback addresses.
+    text = (DEPLOY / "nginx" / "upstream.compose.conf").read_text()
+    text = re.sub(r"server web\d+:8000", "server 127.0.0.1:8000", text)
+    upstream = tmp_path / "upstream.compose.conf"
+    upstream.write_text(text)
+    conf = nginx_wrapper(tmp_path, includes=[NGINX_CONF, upstream])
+    nginx_t(nginx, conf, tmp_path)
+
+
+def _directives_without_servers(path: Path) -> list[str]:
+    lines = [re.sub(r"#.*", "", line).strip() for line in path.read_text().splitlines()]
+    return [re.sub(r"^server \S+", "server ADDR", line) for line in lines if line]
+
+
+def test_host_and_compose_upstreams_differ_only_in_addresses():
+    host = _directives_without_servers(DEPLOY / "nginx" / "upstream.conf")
+    compose = _directives_without_servers(DEPLOY / "nginx" / "upstream.compose.conf")
+    assert host == compose
+
+
+def test_nginx_conf_retries_only_safely_and_limits_the_hot_posts():
+    text = re.sub(r"#.*", "", NGINX_CONF.read_text())
+    assert re.search(r"proxy_next_upstream\s+error timeout http_502 http_503;", text)
+    assert "non_idempotent" not in text, "a POST grab must never be re-sent by the balancer"
+    assert re.search(r"proxy_next_upstream_tries\s+2;", text)
+    grab = re.search(r"location ~ \^/api/redpackets/\[0-9\]\+/grab/\$ \{(.*?)\}", text, re.S)
+    assert grab and "limit_req zone=surge_grab_ip" in grab.group(1)
+    flash = re.search(r"location \^~ /api/flash/ \{(.*?)\}", text, re.S)
+    assert flash and "limit_req zone=surge_flash_ip" in flash.group(1)
+    assert "X-Forwarded-Proto" in text and "real_ip_header" in text and "client_max_body_size" in text
+
+
+# ---------------------------------------------------------------- nginx: behaviour
+
+
+class Upstream:
+    """A stand-in app server: answers 200 JSON (or `fail_with`), and records what it was sent."""
+
+    def __init__(self, name: str, fail_with: int | None = None):
+        self.name = name
+        self.fail_with = fail_with
+        self.seen: list[tuple[str, str, dict]] = []
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                upstream.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+                status = upstream.fail_with or 200
+                body = json.dumps({"server": upstream.name}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def count(self, method: str) -> int:
+        return sum(1 for m, _, _ in self.seen if m == method)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Balancer:
+    def __init__(self, port: int):
+        self.port = port
+
+    def request(self, method: str, path: str, headers: dict | None = None, body: bytes | None = None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def start_balancer(tmp_path):
+    """Run the real surge.conf on a loopback port, in front of the given upstream ports."""
+    nginx = tool("nginx")
+    started: list[subprocess.Popen] = []
+
+    def start(upstream_ports: list[int], *, trust_loopback: bool = True) -> Balancer:
+        port = free_port()
+        site = NGINX_CONF.read_text()
+        site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+        site = site.replace("/var/log/nginx/", f"{tmp_path}/")
+        site = site.replace("/opt/surge/app/staticfiles/", f"{tmp_path}/static/")
+        site = site.replace("/var/lib/surge/cdn/", f"{tmp_path}/cdn/")
+        site = site.replace("/var/lib/surge/media/", f"{tmp_path}/media/")
+        if not trust_loopback:
+            site = re.sub(r"^\s*(set_real_ip_from )?127\.0\.0\.1/32\s*1?;\s*$", "", site, flags=re.M)
+        (tmp_path / "surge.conf").write_text(site)
+        upstream = (DEPLOY / "nginx" / "upstream.conf").read_text()
+        servers = iter(upstream_ports)
+        upstream = re.sub(r"server 127\.0\.0\.1:800\d", lambda m: f"server 127.0.0.1:{next(servers)}", upstream)
+        (tmp_path / "upstream.conf").write_text(upstream)
+        conf = nginx_wrapper(tmp_path, includes=[tmp_path / "surge.conf", tmp_path / "upstream.conf"])
+        proc = subprocess.Popen(
+            [nginx, "-p", f"{tmp_path}/", "-c", str(conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        started.append(proc)
+        balancer = Balancer(port)
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError):
+                if balancer.request("GET", "/lb-health")[0] == 200:
+                    return balancer
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"nginx did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+            time.sleep(0.05)
+
+    yield start
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture
+def upstreams():
+    made: list[Upstream] = []
+
+    def make(name: str, **kw) -> Upstream:
+        made.append(Upstream(name, **kw))
+        return made[-1]
+
+    yield make
+    for u in made:
+        u.close()
+
+
+def grab(balancer: Balancer, n: int, *, same_client: bool = False):
+    return [
+        balancer.request(
+            "POST",
+            "/api/redpackets/7/grab/",
+            {"Authorization": f"Bearer token-{0 if same_client else i}", "Content-Type": "application/json"},
+            b"{}",
+        )
+        for i in range(n)
+    ]
+
+
+def test_balancer_moves_gets_and_posts_to_the_live_server_when_one_refuses_connections(start_balancer, upstreams):
+    live = upstreams("live")
+    dead_port = free_port()  # nothing listens: connection refused, the request was never sent
+    balancer = start_balancer([dead_port, live.port])
+
+    gets = [balancer.request("GET", "/orders/")[0] for _ in range(10)]
+    posts = [status for status, _, _ in grab(balancer, 10)]
+
+    assert gets == [200] * 10
+    assert posts == [200] * 10, "a POST whose connection failed before sending is safe to retry"
+    assert live.count("POST") == 10
+
+
+def test_balancer_never_sends_a_post_twice_when_a_server_answers_502(start_balancer, upstreams):
+    failing = upstreams("failing", fail_with=502)
+    healthy = upstreams("healthy")
+    balancer = start_balancer([failing.port, healthy.port])
+
+    statuses = [status for status, _, _ in grab(balancer, 20)]
+
+    # Every grab reached exactly one app server: the ones that got the 502 were not replayed.
+    assert failing.count("POST") + healthy.count("POST") == 20
+    assert failing.count("POST") >= 1
+    assert statuses.count(502) == failing.count("POST")
+    assert statuses.count(200) == healthy.count("POST")
+
+
+def test_balancer_retries_a_get_that_got_502_on_the_other_server(start_balancer, upstreams):
+    failing = upstreams("failing", fail_with=502)
+    healthy = upstreams("healthy")
+    balancer = start_balancer([failing.port, healthy.port])
+
+    results = [balancer.request("GET", "/api/home/") for _ in range(10)]
+
+    assert [status for status, _, _ in results] == [200] * 10
+    assert all(json.loads(body)["server"] == "healthy" for _, _, body in results)
+    assert failing.count("GET") >= 1
+
+
+def test_balancer_answers_json_503_when_every_server_is_down(start_balancer):
+    balancer = start_balancer([free_port(), free_port()])
+
+    status, headers, body = balancer.request("GET", "/api/home/")
+
+    assert status == 503
+    assert headers["content-type"] == "application/json"
+    assert "unavailable" in json.loads(body)["detail"]
+
+
+def test_balancer_throttles_one_client_hammering_the_grab_with_json_429(start_balancer, upstreams):
+    live = upstreams("live")
+    balancer = start_balancer([live.port, live.port])
+
+    results = grab(balancer, 30, same_client=True)
+    statuses = [status for status, _, _ in results]
+
+    assert 429 in statuses and 200 in statuses
+    throttled = next(r for r in results if r[0] == 429)
+    assert throttled[1]["content-type"] == "application/json"
+    assert throttled[1]["retry-after"] == "1"
+    assert "slow down" in json.loads(throttled[2])["detail"]
+    assert live.count("POST") == statuses.count(200), "a throttled grab never reaches an app server"
+
+
+def test_balancer_passes_client_address_and_scheme_from_the_trusted_edge(start_balancer, upstreams):
+    live = upstreams("live")
+    balancer = start_balancer([live.port, live.port])
+
+    balancer.request("GET", "/me/", {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+
+    _, _, headers = live.seen[-1]
+    assert headers["x-real-ip"] == "203.0.113.9"
+    assert headers["x-forwarded-proto"] == "https"
+    assert headers["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
+    assert headers["x-request-id"]
+
+
+def test_balancer_ignores_a_forwarded_scheme_from_an_untrusted_client(start_balancer, upstreams):
+    live = upstreams("live")
+    balancer = start_balancer([live.port, live.port], trust_loopback=False)
+
+    balancer.request("GET", "/me/", {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+
+    _, _, headers = live.seen[-1]
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-real-ip"] == "127.0.0.1"
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+
+
+def test_balancer_keeps_bench_and_metrics_private(start_balancer, upstreams):
+    live = upstreams("live")
+    balancer = start_balancer([live.port, live.port])
+
+    assert balancer.request("GET", "/api/bench/bare/")[0] == 404
+    assert balancer.request("GET", "/metrics")[0] == 404
+    assert balancer.request("POST", "/api/auth/login/", {}, b"x" * (2 * 1024 * 1024))[0] == 413
+    assert live.seen == []
+
+
+def test_balancer_serves_static_and_cdn_files_with_their_cache_headers(start_balancer, upstreams, tmp_path):
+    live = upstreams("live")
+    (tmp_path / "static" / "css").mkdir(parents=True)
+    (tmp_path / "static" / "css" / "site.0123456789ab.css").write_text("body{}")
+    (tmp_path / "static" / "css" / "site.css").write_text("body{}")
+    (tmp_path / "cdn").mkdir()
+    (tmp_path / "cdn" / "home.json").write_text(json.dumps({"products": ["x" * 40] * 100}))
+    balancer = start_balancer([live.port, live.port])
+
+    hashed = balancer.request("GET", "/static/css/site.0123456789ab.css")
+    plain = balancer.request("GET", "/static/css/site.css")
+    home = balancer.request("GET", "/cdn/home.json", {"Accept-Encoding": "gzip"})
+
+    assert hashed[0] == 200 and hashed[1]["cache-control"] == "public, max-age=31536000, immutable"
+    assert plain[0] == 200 and plain[1]["cache-control"] == "public, max-age=3600"
+    assert home[0] == 200
+    assert "max-age=5" in home[1]["cache-control"] and "stale-while-revalidate=30" in home[1]["cache-control"]
+    assert home[1]["content-type"] == "application/json"
+    assert home[1].get("content-encoding") == "gzip"
+    assert live.seen == [], "files come from disk, not from an app server"
+
+
+# ---------------------------------------------------------------- systemd
+
+UNITS = DEPLOY / "systemd"
+
+
+def test_systemd_units_pass_systemd_analyze_verify(tmp_path):
+    analyze = tool("systemd-analyze")
+    # verify checks that ExecStart binaries exist: point the venv at this checkout's.
+    venv_bin = str(Path(sys.executable).parent) + "/"
+    curl = shutil.which("curl") or "/bin/true"
+    for unit in UNITS.iterdir():
+        text = unit.read_text().replace("/opt/surge/venv/bin/", venv_bin).replace("/usr/bin/curl", curl)
+        (tmp_path / unit.name).write_text(text)
+    result = run(
+        [
+            analyze,
+            "verify",
+            "--man=no",
+            "surge-web@8001.service",
+            "surge-worker.service",
+            "surge-beat.service",
+            "surge.target",
+        ],
+        cwd=tmp_path,
+    )
+    # verify exits 0 on unknown keys and bad values, and only prints them: any output is a failure.
+    problems = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert result.returncode == 0 and not problems, "\n".join(problems)
+
+
+def parse_unit(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read_string(path.read_text())
+    return parser
+
+
+@pytest.mark.parametrize("unit", ["surge-web@.service", "surge-worker.service", "surge-beat.service"])
+def test_systemd_service_restarts_reads_the_env_file_and_is_hardened(unit):
+    service = parse_unit(UNITS / unit)["Service"]
+    assert service["EnvironmentFile"] == "/etc/surge/surge.env"
+    assert service["Restart"] == "always"
+    assert service["User"] == "surge"
+    for key, value in {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "CapabilityBoundingSet": "",
+    }.items():
+        assert service.get(key) == value, f"{unit}: {key}={value}"
+    assert parse_unit(UNITS / unit)["Unit"]["PartOf"] == "surge.target"
+
+
+def test_systemd_web_instance_is_its_port_with_its_own_metrics_dir():
+    service = parse_unit(UNITS / "surge-web@.service")["Service"]
+    assert "--bind 127.0.0.1:%i" in service["ExecStart"]
+    assert "/run/surge-web-%i/" in service["Environment"] or any(
+        "PROMETHEUS_MULTIPROC_DIR=/run/surge-web-%i/" in line
+        for line in (UNITS / "surge-web@.service").read_text().splitlines()
+    )
+    assert "http://127.0.0.1:%i/healthz" in service["ExecStartPost"]
+
+
+def test_systemd_target_wants_the_ports_nginx_balances():
+    wants = parse_unit(UNITS / "surge.target")["Unit"]["Wants"].split()
+    nginx_ports = re.findall(r"server 127\.0\.0\.1:(\d+)", (DEPLOY / "nginx" / "upstream.conf").read_text())
+    assert sorted(w for w in wants if w.startswith("surge-web@")) == [f"surge-web@{p}.service" for p in nginx_ports]
+    assert "surge-worker.service" in wants and "surge-beat.service" in wants
+
+
+# ---------------------------------------------------------------- environment file
+
+
+def test_env_example_lists_every_setting_the_code_reads():
+    sources = [ROOT / "project" / "settings.py", DEPLOY / "gunicorn.conf.py"]
+    names: set[str] = set()
+    for src in sources:
+        text = src.read_text()
+        names |= set(re.findall(r"env\.\w+\(\s*\"([A-Z][A-Z0-9_]*)\"", text))
+        names |= set(re.findall(r"os\.environ(?:\.get|\.setdefault)?\(\s*\"([A-Z][A-Z0-9_]*)\"", text))
+        names |= set(re.findall(r"os\.environ\[\"([A-Z][A-Z0-9_]*)\"\]", text))
+    names -= {"SURGE_DEVSTACK_DIR"}  # the local dev stack only
+    assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"} <= names, "the settings parser found nothing: update this test"
+    example = (DEPLOY / "surge.env.example").read_text()
+    missing = sorted(n for n in names if not re.search(rf"\b{n}\b", example))
+    assert not missing, f"add to deploy/surge.env.example: {', '.join(missing)}"
+
+
+# ---------------------------------------------------------------- compose, Dockerfile
+
+COMPOSE = DEPLOY / "compose.yaml"
+COMPOSE_ENV = {"SECRET_KEY": "test-only", "POSTGRES_PASSWORD": "test-only", "REPLICATION_PASSWORD": "test-only"}
+
+
+def load_compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_compose_file_passes_docker_compose_config():
+    """The Compose spec, depends_on conditions included (docker-compose v1 or the v2 plugin)."""
+    if shutil.which("docker-compose"):
+        cmd = ["docker-compose", "-f", str(COMPOSE), "config", "-q"]
+    elif shutil.which("docker") and run(["docker", "compose", "version"]).returncode == 0:
+        cmd = ["docker", "compose", "-f", str(COMPOSE), "config", "-q"]
+    else:
+        pytest.skip("neither `docker-compose` nor the `docker compose` plugin is installed")
+    result = run(cmd, cwd=DEPLOY, env={**os.environ, **COMPOSE_ENV})
+    assert result.returncode == 0, result.stderr
+
+
+@needs_yaml
+def test_compose_file_passes_docker_stack_config(tmp_path):
+    """The swarm schema of `docker stack config` (needs no engine). It wants depends_on as a list
+    (swarm ignores start order), so the conditions are folded to names first."""
+    docker = tool("docker")
+    data = {k: v for k, v in load_compose().items() if not k.startswith("x-")}
+    for service in data["services"].values():
+        if isinstance(service.get("depends_on"), dict):
+            service["depends_on"] = sorted(service["depends_on"])
+    stack = tmp_path / "compose.stack.yaml"
+    stack.write_text(yaml.safe_dump(data))
+    result = run([docker, "stack", "config", "-c", str(stack)], env={**os.environ, **COMPOSE_ENV})
+    assert result.returncode == 0, result.stderr
+
+
+@needs_yaml
+def test_compose_has_the_whole_stack_with_health_and_restart_policies():
+    services = load_compose()["services"]
+    for name in ["db-primary", "db-replica", "redis", "web1", "web2", "worker", "beat", "nginx", "prometheus"]:
+        assert name in services, name
+    for name, service in services.items():
+        if name != "release":
+            assert service.get("restart") == "unless-stopped", f"{name} restarts by itself"
+    for name in ["db-primary", "db-replica", "redis", "web1", "web2", "worker", "nginx", "prometheus"]:
+        assert services[name].get("healthcheck", {}).get("test"), f"{name} has a healthcheck"
+    assert "/readyz" in " ".join(services["web1"]["healthcheck"]["test"])
+    assert services["web1"]["depends_on"]["release"]["condition"] == "service_completed_successfully"
+    assert services["web1"]["depends_on"]["db-primary"]["condition"] == "service_healthy"
+    assert services["nginx"]["depends_on"]["web1"]["condition"] == "service_healthy"
+    assert services["db-replica"]["depends_on"]["db-primary"]["condition"] == "service_healthy"
+
+
+@needs_yaml
+def test_compose_mounts_only_files_that_exist():
+    for name, service in load_compose()["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).exists(), f"{name} mounts missing {source}"
+    for name in ["upstream.compose.conf", "surge.conf"]:
+        assert (DEPLOY / "nginx" / name).exists()
+
+
+def test_dockerfile_builds_a_non_root_image_with_static_files_and_gunicorn():
+    text = (DEPLOY / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
+    assert "collectstatic --noinput" in text
+    users = re.findall(r"^USER (\S+)", text, re.M)
+    assert users and users[-1] not in ("root", "0")
+    entry = DEPLOY / "docker-entrypoint.sh"
+    assert "deploy/docker-entrypoint.sh" in text and os.access(entry, os.X_OK)
+    assert "exec gunicorn -c deploy/gunicorn.conf.py" in entry.read_text()
+    # The Dockerfile installs the "# Runtime" block of requirements.txt: it must hold the server.
+    reqs = (ROOT / "requirements.txt").read_text()
+    block = re.search(r"^# Runtime\n(.*?)^# Embedded", reqs, re.S | re.M)
+    assert block, "requirements.txt lost its '# Runtime' / '# Embedded' markers the Dockerfile relies on"
+    for package in ("Django==", "gunicorn==", "psycopg2-binary==", "celery[redis]==", "whitenoise=="):
+        assert package in block.group(1), package
+
+
+@pytest.mark.parametrize(
+    "script, shell",
+    [
+        ("docker-entrypoint.sh", "sh"),
+        ("bin/surge-manage", "sh"),
+        ("postgres/primary-init.sh", "bash"),
+        ("postgres/replica-entrypoint.sh", "bash"),
+    ],
+)
+def test_shell_scripts_parse_and_are_executable(script, shell):
+    path = DEPLOY / script
+    assert os.access(path, os.X_OK), f"chmod +x deploy/{script}"
+    result = run([shell, "-n", str(path)])
+    assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------- Prometheus
+
+
+def test_prometheus_config_passes_promtool():
+    promtool = tool("promtool")
+    result = run([promtool, "check", "config", str(PROM / "prometheus.yml")], cwd=PROM)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alert_rules_pass_promtool():
+    promtool = tool("promtool")
+    result = run([promtool, "check", "rules", str(PROM / "alerts.yml")])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alert_rules_fire_in_their_promtool_unit_tests():
+    promtool = tool("promtool")
+    result = run([promtool, "test", "rules", "alerts.test.yml"], cwd=PROM)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_yaml
+def test_every_alert_has_severity_summary_and_an_existing_runbook():
+    rules = [r for g in yaml.safe_load((PROM / "alerts.yml").read_text())["groups"] for r in g["rules"]]
+    names = {r["alert"] for r in rules}
+    for needed in [
+        "SurgeWebInstanceDown",
+        "SurgeNotReady",
+        "SurgeHigh5xxRate",
+        "SurgeHighP99Latency",
+        "SurgeQueueRequeueing",
+        "SurgeQueueReaping",
+        "SurgeQueueDeadLetters",
+        "SurgeReplicaLagging",
+    ]:
+        assert needed in names, needed
+    for rule in rules:
+        assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        assert (ROOT / rule["annotations"]["runbook"]).is_file(), f"{rule['alert']}: {rule['annotations']['runbook']}"
+    exprs = " ".join(r["expr"] for r in rules)
+    assert "surge_http_request_seconds_bucket" in exprs
+    for event in ("requeued", "reaped", "dead"):
+        assert f'event="{event}"' in exprs
+
+
+@needs_yaml
+def test_prometheus_targets_match_for_both_layouts():
+    for folder in ("targets", "targets.compose"):
+        for name in ("web.yml", "worker.yml", "readyz.yml", "postgres.yml", "redis.yml"):
+            groups = yaml.safe_load((PROM / folder / name).read_text())
+            assert groups and all(g["targets"] for g in groups), f"{folder}/{name}"
+    host_web = yaml.safe_load((PROM / "targets" / "web.yml").read_text())[0]["targets"]
+    nginx_servers = re.findall(r"server (127\.0\.0\.1:\d+)", (DEPLOY / "nginx" / "upstream.conf").read_text())
+    assert host_web == nginx_servers, "Prometheus scrapes every app server nginx balances"
+
+
+# ---------------------------------------------------------------- runbooks and README
+
+REQUIRED_RUNBOOKS = [
+    "sale-day-checklist.md",
+    "redis-down.md",
+    "primary-down.md",
+    "replica-lag.md",
+    "worker-stuck-or-killed.md",
+    "queue-backlog.md",
+    "rolling-deploy.md",
+]
+
+# The app whose management/commands/ will hold each command the runbooks name (DESIGN.md and
+# the module issues); used to tell "not built yet" from "misspelt".
+COMMAND_APPS = {
+    "redpackets": "redpackets",
+    "orders": "orders",
+    "signin": "signin",
+    "cache": "usercenter",
+    "staticgen": "staticgen",
+    "seed_demo": "project",
+}
+
+# `manage.py X`, `surge-manage X` and compose's `... web1 manage X`, with an optional subcommand.
+COMMAND_RE = re.compile(r"(?:manage\.py|surge-manage|web1 manage)[ \t]+([a-z][\w-]*)(?:[ \t]+([a-z][\w-]*))?")
+
+
+def runbook_commands() -> dict[str, set[str]]:
+    """{command: {subcommands or words after it}} for every `manage.py X` / `surge-manage X`."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(RUNBOOKS.glob("*.md")) + [DEPLOY / "README.md"]:
+        for cmd, sub in COMMAND_RE.findall(path.read_text()):
+            found.setdefault(cmd, set())
+            if sub:
+                found[cmd].add(sub)
+    return found
+
+
+def test_every_required_runbook_exists_and_the_readme_links_every_file():
+    readme = (DEPLOY / "README.md").read_text()
+    for name in REQUIRED_RUNBOOKS:
+        assert (RUNBOOKS / name).is_file(), name
+    ignored = {"__pycache__", "tests", "Procfile.dev", "devstack.py", "run.py", "README.md"}
+    unlisted = []
+    for path in sorted(DEPLOY.rglob("*")):
+        rel = path.relative_to(DEPLOY)
+        if path.is_dir() or rel.parts[0] in ignored or path.suffix == ".pyc":
+            continue
+        if str(rel) not in readme and rel.name not in readme:
+            unlisted.append(str(rel))
+    assert not unlisted, f"deploy/README.md does not mention: {', '.join(unlisted)}"
+
+
+def _subcommands(command) -> set[str] | None:
+    parser = command.create_parser("manage.py", "x")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(runbook_commands()))
+def test_runbook_command_exists(name):
+    from django.core.management import get_commands, load_command_class
+
+    words = runbook_commands()[name]
+    commands = get_commands()
+    if name not in commands:
+        app = COMMAND_APPS.get(name)
+        folder = ROOT / (app or "-") / "management" / "commands"
+        landed = folder.is_dir() and any(p.name != "__init__.py" for p in folder.glob("*.py"))
+        if app and not landed:
+            pytest.skip(f"`manage.py {name}`: {app}/management/commands/ has no commands yet (module in progress)")
+        where = f"{app}/management/commands/{name}.py" if app else "an installed app"
+        pytest.fail(f"runbooks name `manage.py {name}`, which does not exist (expected {where})")
+    subs = _subcommands(load_command_class(commands[name], name))
+    if subs is not None:
+        missing = sorted(w for w in words if w not in subs)
+        assert not missing, f"`manage.py {name}` has no subcommand(s) {missing}; it has {sorted(subs)}"
+
+
+def test_runbook_urls_resolve_to_app_views():
+    from django.urls import Resolver404, resolve
+
+    paths = set()
+    for path in RUNBOOKS.glob("*.md"):
+        paths |= set(re.findall(r"http://127\.0\.0\.1:\d+(/[\w/.-]*)", path.read_text()))
+    assert "/readyz" in paths
+    unresolved = []
+    for path in sorted(paths):
+        try:
+            resolve(path)
+        except Resolver404:
+            unresolved.append(path)
+    assert not unresolved, unresolved
