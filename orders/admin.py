@@ -34,6 +34,11 @@ class ProductAdmin(admin.ModelAdmin):
         ("Times", {"fields": ("created_at", "updated_at")}),
     )
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "image_url":
+            kwargs["assume_scheme"] = "https"  # image hosts are https; also Django 6's default
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         services.product_changed(product_id=obj.pk)

@@ -138,9 +138,14 @@ def product_changed(*, product_id: int) -> None:
         except RedisUnavailable:
             logger.warning("product %s cache not dropped: Redis unavailable", product_id)
         selectors.product_cache.clear_local()
+        product = Product.objects.using("default").filter(pk=product_id).values("is_flash", "is_active").first()
         try:
-            if get_redis().exists(keys.flash_meta(product_id)):
+            if not get_redis().exists(keys.flash_meta(product_id)):
+                return
+            if product and product["is_flash"] and product["is_active"]:
                 flash_open(product_id=product_id)
+            else:
+                flash_close(product_id=product_id)
         except (RedisUnavailable, OrderError) as exc:
             logger.warning("flash sale %s not refreshed after edit: %s", product_id, exc)
 
@@ -370,6 +375,14 @@ def flash_open(*, product_id: int, restock: bool = False) -> dict:
     client.sadd(keys.FLASH_ACTIVE, product_id)
     flash_forget_sold_out(product_id)
     return {"product_id": product_id, "stock": int(loaded), "starts_at": product.flash_starts_at.isoformat()}
+
+
+def flash_close(*, product_id: int) -> None:
+    """Stop selling (product deactivated or no longer a flash product): without its meta hash
+    the script refuses every buy. The queue, statuses and per-user counts stay, so accepted
+    buys still become orders and late polls still answer."""
+    get_redis().delete(keys.flash_meta(product_id), keys.flash_stock(product_id))
+    flash_forget_sold_out(product_id)
 
 
 def flash_open_due() -> list[int]:

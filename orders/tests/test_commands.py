@@ -79,3 +79,13 @@ def test_bad_arguments_fail_with_a_message():
         run("warm-cache", "--users", "0")
     with pytest.raises(CommandError):
         run("reconcile-flash", "999999")
+
+
+def test_deactivating_a_product_closes_its_loaded_sale(make_user):
+    product = make_flash_product(stock=5)
+    services.flash_open(product_id=product.pk)
+    product.is_active = False
+    product.save(update_fields=["is_active"])
+    services.product_changed(product_id=product.pk)  # what the admin calls after a save
+    with pytest.raises(services.NotAFlashProduct):
+        services.flash_buy(user_id=make_user("late").pk, product_id=product.pk)
