@@ -87,3 +87,16 @@ def cached_read_goals(scenario: str, cached: dict | None, uncached: dict | None,
         sql = cached["sql_per_req"]
         goals.append(Goal(scenario, f"{what}: cached path runs no SQL", "0 SQL/req", f"{sql:.3f}", sql < 0.005))
     return goals
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.2) -> bool:
+    """Poll predicate() until it is true or the timeout passes; returns the last answer."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)

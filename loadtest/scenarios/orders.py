@@ -64,6 +64,12 @@ class OrderList(Scenario):
                     )
                 )
         Order.objects.bulk_create(rows, batch_size=5000)
+        try:
+            from orders.services import orders_imported
+        except ImportError:
+            pass
+        else:
+            orders_imported(user_ids=[u["id"] for u in self._pool(ctx)])
         self.seeded = True
 
     def goals(self, ctx, results) -> list[Goal]:
