@@ -102,9 +102,16 @@ def nginx_t(nginx: str, conf: Path, tmp: Path) -> None:
     )
 
 
+def site_copy(tmp: Path) -> Path:
+    """surge.conf with its logs under tmp (nginx -t opens them; no files in /var/log from a test)."""
+    copy = tmp / "surge.conf"
+    copy.write_text(NGINX_CONF.read_text().replace("/var/log/nginx/", f"{tmp}/"))
+    return copy
+
+
 def test_nginx_conf_passes_nginx_t_with_the_host_upstream(tmp_path):
     nginx = tool("nginx")
-    conf = nginx_wrapper(tmp_path, includes=[NGINX_CONF, DEPLOY / "nginx" / "upstream.conf"])
+    conf = nginx_wrapper(tmp_path, includes=[site_copy(tmp_path), DEPLOY / "nginx" / "upstream.conf"])
     nginx_t(nginx, conf, tmp_path)
 
 
@@ -115,8 +122,22 @@ def test_nginx_conf_passes_nginx_t_with_the_compose_upstream(tmp_path):
     text = re.sub(r"server web\d+:8000", "server 127.0.0.1:8000", text)
     upstream = tmp_path / "upstream.compose.conf"
     upstream.write_text(text)
-    conf = nginx_wrapper(tmp_path, includes=[NGINX_CONF, upstream])
+    conf = nginx_wrapper(tmp_path, includes=[site_copy(tmp_path), upstream])
     nginx_t(nginx, conf, tmp_path)
+
+
+def test_nginx_timeouts_sit_around_gunicorns():
+    site = NGINX_CONF.read_text()
+    gunicorn = (DEPLOY / "gunicorn.conf.py").read_text()
+    upstream = (DEPLOY / "nginx" / "upstream.conf").read_text()
+    worker_timeout = int(re.search(r'"GUNICORN_TIMEOUT", "(\d+)"', gunicorn).group(1))
+    gunicorn_keepalive = int(re.search(r"^keepalive = (\d+)", gunicorn, re.M).group(1))
+    read_timeout = int(re.search(r"proxy_read_timeout (\d+)s;", site).group(1))
+    idle = int(re.search(r"keepalive_timeout (\d+)s;", upstream).group(1))
+    # gunicorn kills a stuck worker before nginx gives up on it, and nginx drops an idle upstream
+    # connection before gunicorn closes it under a request (which would be a spurious 502).
+    assert worker_timeout < read_timeout <= worker_timeout + 10
+    assert idle < gunicorn_keepalive
 
 
 def _directives_without_servers(path: Path) -> list[str]:
