@@ -1,7 +1,9 @@
 import pytest
 
+from orders import services
 from orders.models import Product
-from orders.tests.factories import make_orders, make_product
+from orders.tests.factories import make_flash_product, make_orders, make_product
+from project.queue import drain_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -47,3 +49,20 @@ def test_the_product_list_works_on_a_phone(browser, live_server):
         assert box["x"] >= 0 and box["x"] + box["width"] <= 375
     finally:
         context.close()
+
+
+def test_flash_buy_shows_the_countdown_then_the_created_order(page, make_user):
+    make_user("flasher")
+    product = make_flash_product(name="Flash Kettle", stock=3)
+    services.flash_open(product_id=product.pk)
+    log_in(page, "flasher")
+    page.goto(f"/products/{product.pk}/")
+    page.wait_for_function("document.querySelector('[data-testid=countdown]').textContent.startsWith('Live')")
+    page.get_by_test_id("buy").click()
+    page.wait_for_function("document.querySelector('[data-testid=buy-result]').textContent.includes('Writing')")
+    drain_all(time_budget=5)  # what the worker does; the page is polling the token meanwhile
+    page.get_by_test_id("see-orders").wait_for()
+    assert "created" in page.get_by_test_id("buy-result").inner_text()
+    page.get_by_test_id("see-orders").click()
+    page.wait_for_url("**/orders/")
+    assert page.get_by_test_id("order-row").first.get_by_test_id("order-product").inner_text() == "Flash Kettle"
