@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from usercenter.models import ApiToken
+from project.redis import RedisUnavailable
+from usercenter import services
+from usercenter.models import Announcement, ApiToken, LedgerEntry, Profile, Wallet
 
 
 @admin.register(ApiToken)
@@ -16,3 +18,97 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tokens are issued by log-in; their plain text is never stored
+
+
+@admin.register(Announcement)
+class AnnouncementAdmin(admin.ModelAdmin):
+    list_display = ("title", "is_active", "starts_at", "ends_at", "sort_order", "updated_at")
+    list_filter = ("is_active",)
+    list_editable = ("is_active", "sort_order")
+    search_fields = ("title", "body")
+    readonly_fields = ("created_at", "updated_at")
+    ordering = ("sort_order", "-starts_at", "id")
+    actions = ["rebuild_home_now"]
+
+    # Every edit schedules ONE debounced rebuild of the home document (not a rebuild per save,
+    # and never a DB read per request).
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.announcement_changed()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        services.announcement_changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        services.announcement_changed()
+
+    @admin.action(description="Rebuild the home document now")
+    def rebuild_home_now(self, request, queryset):
+        try:
+            doc = services.home_rebuild()
+        except RedisUnavailable:
+            self.message_user(request, "Redis is unavailable: the home document was not rebuilt.", messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Home document rebuilt: {len(doc['products'])} products, {len(doc['announcements'])} announcements "
+            f"(version {doc['version']}).",
+            messages.SUCCESS,
+        )
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "nickname", "updated_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "nickname")
+    readonly_fields = ("user", "updated_at")
+    fields = ("user", "nickname", "avatar", "bio", "updated_at")
+
+    def has_add_permission(self, request):
+        return False  # every user gets a profile at registration
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so the cached hash shows the edit at once.
+        services.profile_update(user_id=obj.user_id, **{k: form.cleaned_data[k] for k in form.changed_data})
+
+
+@admin.register(Wallet)
+class WalletAdmin(admin.ModelAdmin):
+    """Read-only: balances change only through ledger entries (services.wallet_credit)."""
+
+    list_display = ("user", "balance_cents", "points", "version", "updated_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    readonly_fields = ("user", "balance_cents", "points", "version", "updated_at")
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    """Append-only: no edits, no deletes."""
+
+    list_display = ("created_at", "user", "kind", "amount_cents", "points", "reference", "memo")
+    list_filter = ("kind", "created_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "=reference")
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # a COUNT(*) over millions of rows on every page is not free
+    readonly_fields = ("user", "kind", "amount_cents", "points", "reference", "memo", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

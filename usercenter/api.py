@@ -1,7 +1,10 @@
-"""Auth API: register, log in (get a bearer token), log out (revoke it)."""
+"""Auth API (register, log in, log out), the user center (`/api/me/`) and the home document."""
+
+import json
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -9,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.api import error, json_response
-from usercenter import services
+from usercenter import selectors, services
 from usercenter.auth import bearer_token
 from usercenter.serializers import CredentialsIn, RegisterOut, TokenOut
 
@@ -61,3 +64,86 @@ def whoami(request):
     if not request.user.is_authenticated:
         return error(401, "Authentication credentials were not provided.")
     return json_response({"id": request.user.pk, "username": request.user.username})
+
+
+# ---------------------------------------------------------------- the user center (hot path)
+
+
+def _me_patch(request):
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "The body must be a JSON object.")
+    if not isinstance(body, dict) or not body:
+        return error(400, "Send a JSON object with nickname, avatar and/or bio.")
+    try:
+        services.profile_update(user_id=request.user.pk, **body)
+    except ValidationError as exc:
+        return json_response(exc.message_dict, status=400)
+    return json_response(selectors.me_get(user_id=request.user.pk))
+
+
+def me(request):
+    """`GET /api/me/`: the per-user Redis hash (zero SQL on a hit). `PATCH`: edit the profile."""
+    if not request.user.is_authenticated:
+        return error(401, "Authentication credentials were not provided.")
+    if request.method == "PATCH":
+        return _me_patch(request)
+    if request.method != "GET":
+        return error(405, "Method not allowed.")
+    try:
+        return json_response(selectors.me_get(user_id=request.user.pk))
+    except selectors.UserNotFound:
+        return error(404, "No such user.")
+
+
+def _page_param(request) -> int | None:
+    raw = request.GET.get("page", "1")
+    try:
+        page = int(raw)
+    except ValueError:
+        return None
+    return page if 1 <= page <= selectors.LEDGER_MAX_PAGE else None
+
+
+def me_ledger(request):
+    """`GET /api/me/ledger/?page=N`: the user's ledger, newest first, from the database."""
+    if not request.user.is_authenticated:
+        return error(401, "Authentication credentials were not provided.")
+    if request.method != "GET":
+        return error(405, "Method not allowed.")
+    page = _page_param(request)
+    if page is None:
+        return error(400, f"page must be a whole number from 1 to {selectors.LEDGER_MAX_PAGE}.")
+    try:
+        return json_response(selectors.ledger_page(user_id=request.user.pk, page=page))
+    except selectors.PageNotFound as exc:
+        return error(404, str(exc))
+
+
+def home(request):
+    """`GET /api/home/`: the shared home document; an L1 hit costs no SQL and no Redis call.
+    The same JSON is published to the CDN as `home.json`."""
+    if request.method != "GET":
+        return error(405, "Method not allowed.")
+    return HttpResponse(selectors.home_document_json(), content_type="application/json")
+
+
+# ---------------------------------------------------------------- baselines for the load harness
+
+
+def bench_home_l2only(request):
+    return json_response(selectors.home_document_l2only())
+
+
+def bench_home_nocache(request):
+    return json_response(selectors.home_document_build())
+
+
+def bench_me_nocache(request):
+    if not request.user.is_authenticated:
+        return error(401, "Authentication credentials were not provided.")
+    try:
+        return json_response(selectors.me_from_db(user_id=request.user.pk))
+    except selectors.UserNotFound:
+        return error(404, "No such user.")

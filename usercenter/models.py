@@ -78,3 +78,30 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.reference}: {self.amount_cents} cents, {self.points} points"
+
+
+class Announcement(models.Model):
+    """A notice on the home page. Shown while is_active and inside [starts_at, ends_at)."""
+
+    title = models.CharField(max_length=120)
+    body = models.TextField(blank=True, default="")
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="Empty: shown at once.")
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty: shown until switched off.")
+    sort_order = models.IntegerField(default=0, help_text="Lower comes first.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sort_order", "-starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(starts_at__isnull=True)
+                | models.Q(ends_at__isnull=True)
+                | models.Q(ends_at__gt=models.F("starts_at")),
+                name="announcement_window_ordered",
+            )
+        ]
+
+    def __str__(self):
+        return self.title

@@ -1,9 +1,351 @@
-"""Reads of the user center."""
+"""Reads of the user center: the per-user Redis hash (`/api/me/`), the ledger, and the shared
+home document behind the two-level cache."""
 
-from usercenter.models import Wallet
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import logging
+import random
+import threading
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils import timezone
+
+from project.cache import TwoLevelCache
+from project.redis import RedisUnavailable, get_redis
+from usercenter.models import Announcement, LedgerEntry, Wallet
+
+logger = logging.getLogger(__name__)
 
 
 def wallet_get(*, user_id: int) -> dict:
     """Balance and points from the database (the router picks replica or primary)."""
     row = Wallet.objects.filter(user_id=user_id).values("balance_cents", "points", "version").first()
     return row or {"balance_cents": 0, "points": 0, "version": 0}
+
+
+# ---------------------------------------------------------------- other apps' selectors
+
+
+def _external(module: str, name: str):
+    """Another app's selector, or None while that app does not provide it (yet)."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _signin_summary(user_id: int) -> dict:
+    fn = _external("signin.selectors", "signin_summary")
+    return fn(user_id=user_id) if fn else {"streak": 0, "signed_today": False, "total_days": 0}
+
+
+def _order_count(user_id: int) -> int:
+    fn = _external("orders.selectors", "order_count")
+    return int(fn(user_id=user_id)) if fn else 0
+
+
+def _grab_summary(user_id: int) -> dict:
+    fn = _external("redpackets.selectors", "grab_summary")
+    return fn(user_id=user_id) if fn else {"count": 0, "total_cents": 0}
+
+
+def _hot_products(limit: int) -> list[dict]:
+    fn = _external("orders.selectors", "hot_products")
+    return list(fn(limit=limit)) if fn else []
+
+
+# ---------------------------------------------------------------- the per-user hash
+
+# Fields of `user:{uid}`, grouped by where they come from: a group with any field missing is
+# reloaded as a whole (other apps HDEL the fields they change; see services.user_hash_forget).
+USER_HASH_GROUPS: dict[str, tuple[str, ...]] = {
+    "account": ("username", "nickname", "avatar", "bio", "balance_cents", "points", "wallet_version"),
+    # `signed_today` holds the ISO date of the latest sign-in (the sign-in app writes it that
+    # way), so "signed today" and the live streak stay right after midnight without a refill.
+    "signin": ("streak", "signed_today"),
+    "orders": ("orders_count",),
+    "grabs": ("grabs_count", "grabs_total_cents"),
+}
+# TTL of a filled hash; the jitter spreads the expiry of hashes filled in the same rush.
+USER_HASH_TTL_SECONDS = getattr(settings, "USER_HASH_TTL_SECONDS", 3600)
+USER_HASH_TTL_JITTER = 0.2
+
+
+class UserNotFound(Exception):
+    pass
+
+
+def _load_account(user_id: int) -> tuple[dict, int]:
+    # One query: the user row joined with its profile and wallet (both one-to-one).
+    row = (
+        get_user_model()
+        .objects.filter(pk=user_id)
+        .values(
+            "username",
+            "profile__nickname",
+            "profile__avatar",
+            "profile__bio",
+            "wallet__balance_cents",
+            "wallet__points",
+            "wallet__version",
+        )
+        .first()
+    )
+    if row is None:
+        raise UserNotFound(user_id)
+    version = row["wallet__version"] or 0
+    return {
+        "username": row["username"],
+        "nickname": row["profile__nickname"] or "",
+        "avatar": row["profile__avatar"] or "",
+        "bio": row["profile__bio"] or "",
+        "balance_cents": row["wallet__balance_cents"] or 0,
+        "points": row["wallet__points"] or 0,
+        "wallet_version": version,
+    }, version
+
+
+def _load_signin(user_id: int) -> dict:
+    summary = _signin_summary(user_id)
+    streak = int(summary.get("streak") or 0)
+    today = timezone.localdate()
+    # The summary gives today's view; store the day it is anchored to (see USER_HASH_GROUPS).
+    if summary.get("signed_today"):
+        last = today.isoformat()
+    elif streak:
+        last = (today - dt.timedelta(days=1)).isoformat()
+    else:
+        last = ""
+    return {"streak": streak, "signed_today": last}
+
+
+def _load_groups(user_id: int, groups) -> tuple[dict, int | None]:
+    fields: dict = {}
+    version = None
+    for group in groups:
+        if group == "account":
+            account, version = _load_account(user_id)
+            fields.update(account)
+        elif group == "signin":
+            fields.update(_load_signin(user_id))
+        elif group == "orders":
+            fields["orders_count"] = _order_count(user_id)
+        elif group == "grabs":
+            grabs = _grab_summary(user_id)
+            fields["grabs_count"] = int(grabs.get("count") or 0)
+            fields["grabs_total_cents"] = int(grabs.get("total_cents") or 0)
+    return fields, version
+
+
+def _int(value, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _me_out(user_id: int, h: dict) -> dict:
+    """The `/api/me/` document from the hash's strings (or freshly loaded values)."""
+    today = timezone.localdate()
+    try:
+        last = dt.date.fromisoformat(str(h.get("signed_today") or ""))
+    except ValueError:
+        last = None
+    alive = last is not None and (today - last).days in (0, 1)
+    username = str(h.get("username") or "")
+    nickname = str(h.get("nickname") or "")
+    return {
+        "id": user_id,
+        "username": username,
+        "nickname": nickname,
+        "display_name": nickname or username,
+        "avatar": str(h.get("avatar") or ""),
+        "bio": str(h.get("bio") or ""),
+        "balance_cents": _int(h.get("balance_cents")),
+        "points": _int(h.get("points")),
+        "streak": _int(h.get("streak")) if alive else 0,
+        "signed_today": last == today,
+        "orders_count": _int(h.get("orders_count")),
+        "grabs_count": _int(h.get("grabs_count")),
+        "grabs_total_cents": _int(h.get("grabs_total_cents")),
+    }
+
+
+def _hash_ttl() -> int:
+    return int(USER_HASH_TTL_SECONDS * (1 + random.uniform(0, USER_HASH_TTL_JITTER)))
+
+
+def user_hash_get(*, user_id: int) -> dict[str, str]:
+    """The user's cached hash, complete: one HGETALL on a hit (zero SQL); a miss fills it from
+    the database (replica, or primary right after this client's write), a partial hash gets
+    just its missing groups. Raises UserNotFound; RedisUnavailable propagates."""
+    from usercenter import services
+
+    raw = get_redis().hgetall(services.user_hash_key(user_id))
+    h = {k.decode(): v.decode() for k, v in raw.items()}
+    missing = [g for g, names in USER_HASH_GROUPS.items() if any(n not in h for n in names)]
+    if not missing:
+        return h
+    fields, version = _load_groups(user_id, missing)
+    # Update (not fill) a partial hash: if it expired meanwhile, the next read fills it whole.
+    services.user_hash_write(
+        user_id=user_id,
+        fields=fields,
+        mode="update" if h else "fill",
+        wallet_version=version,
+        ttl=_hash_ttl(),
+    )
+    h.update({k: str(v) for k, v in fields.items()})
+    return h
+
+
+def me_get(*, user_id: int) -> dict:
+    """`GET /api/me/`: cache-first; Redis down: from the database. Raises UserNotFound."""
+    try:
+        return _me_out(user_id, user_hash_get(user_id=user_id))
+    except RedisUnavailable:
+        logger.warning("user center of %s read from the database: Redis unavailable", user_id)
+        return me_from_db(user_id=user_id)
+
+
+def me_from_db(*, user_id: int) -> dict:
+    """The same document straight from the database (the Redis-down path and the benchmark)."""
+    fields, _ = _load_groups(user_id, USER_HASH_GROUPS)
+    return _me_out(user_id, fields)
+
+
+def nav_name(*, user_id: int, username: str) -> str:
+    """What the navigation calls the user: the nickname when set. One HMGET on a hit."""
+    from usercenter import services
+
+    try:
+        nickname, cached_username = get_redis().hmget(services.user_hash_key(user_id), "nickname", "username")
+        if cached_username is not None and nickname is not None:
+            return nickname.decode() or username
+        return me_get(user_id=user_id)["display_name"] or username
+    except (*RedisUnavailable, UserNotFound):
+        return username
+
+
+# ---------------------------------------------------------------- the ledger
+
+LEDGER_PAGE_SIZE = 20
+LEDGER_MAX_PAGE = 10_000  # deeper offsets are a scan nobody needs; ask for an export instead
+
+
+class PageNotFound(Exception):
+    pass
+
+
+def ledger_page(*, user_id: int, page: int, page_size: int = LEDGER_PAGE_SIZE) -> dict:
+    """Page N of the user's ledger, newest first, from the database (index user, -created_at).
+    Raises PageNotFound past the end (page 1 of an empty ledger is an empty page)."""
+    offset = (page - 1) * page_size
+    rows = list(
+        LedgerEntry.objects.filter(user_id=user_id)
+        .order_by("-created_at", "-id")
+        .values("id", "kind", "amount_cents", "points", "reference", "memo", "created_at")[
+            offset : offset + page_size + 1
+        ]
+    )
+    if page > 1 and not rows:
+        raise PageNotFound(f"Page {page} is past the end of your ledger.")
+    labels = dict(LedgerEntry.Kind.choices)
+    return {
+        "page": page,
+        "page_size": page_size,
+        "has_next": len(rows) > page_size,
+        "results": [
+            {
+                **r,
+                "kind_label": labels.get(r["kind"], r["kind"]),
+                "created_at": timezone.localtime(r["created_at"]).isoformat(),
+            }
+            for r in rows[:page_size]
+        ],
+    }
+
+
+# ---------------------------------------------------------------- the home document
+
+HOME_KEY = "doc"
+HOME_PRODUCTS = 20
+# L1 a few seconds (an admin edit shows within that long on every process); after the soft
+# expiry one caller rebuilds while the others serve the stale copy.
+home_cache = TwoLevelCache(
+    "home",
+    l1_seconds=getattr(settings, "HOME_L1_SECONDS", 3),
+    soft_seconds=getattr(settings, "HOME_SOFT_SECONDS", 30),
+    hard_seconds=getattr(settings, "HOME_HARD_SECONDS", 3600),
+    lock_seconds=30,
+    wait_seconds=3.0,
+)
+# The load harness's "L2 only" baseline: the same document without the process-local level.
+home_cache_l2only = TwoLevelCache("home.l2only", l1_seconds=0, soft_seconds=30, hard_seconds=3600, lock_seconds=30)
+
+
+def _announcement_dict(a: dict) -> dict:
+    return {
+        "id": a["id"],
+        "title": a["title"],
+        "body": a["body"],
+        "starts_at": timezone.localtime(a["starts_at"]).isoformat() if a["starts_at"] else None,
+        "ends_at": timezone.localtime(a["ends_at"]).isoformat() if a["ends_at"] else None,
+    }
+
+
+def announcements_active(*, now: dt.datetime | None = None) -> list[dict]:
+    now = now or timezone.now()
+    rows = (
+        Announcement.objects.filter(is_active=True)
+        .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now))
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .order_by("sort_order", "-starts_at", "id")
+        .values("id", "title", "body", "starts_at", "ends_at")
+    )
+    return [_announcement_dict(a) for a in rows]
+
+
+def home_document_build() -> dict:
+    """The shared home document from the database. Its shape is `/api/home/` and the CDN's
+    `home.json`: {version, generated_at, products, announcements}. `version` (milliseconds
+    since the epoch) only grows, so a page can tell a stale CDN copy from a fresh one."""
+    now = timezone.now()
+    return {
+        "version": int(time.time() * 1000),
+        "generated_at": timezone.localtime(now).isoformat(),
+        "products": _hot_products(HOME_PRODUCTS),
+        "announcements": announcements_active(now=now),
+    }
+
+
+def home_document() -> dict:
+    """L1 (this process, seconds) -> L2 (Redis) -> the database behind a single-flight lock."""
+    return home_cache.get_or_compute(HOME_KEY, home_document_build)
+
+
+def home_document_l2only() -> dict:
+    return home_cache_l2only.get_or_compute(HOME_KEY, home_document_build)
+
+
+_rendered_lock = threading.Lock()
+_rendered: tuple[int | None, str] = (None, "")
+
+
+def home_document_json() -> str:
+    """`home_document()` serialized, reusing the text while the version is unchanged: an L1 hit
+    then costs neither Redis nor a json.dumps of twenty products."""
+    global _rendered
+    doc = home_document()
+    version, text = _rendered
+    if version != doc["version"]:
+        text = json.dumps(doc, separators=(",", ":"))
+        with _rendered_lock:
+            _rendered = (doc["version"], text)
+    return text

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import secrets
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -83,6 +85,11 @@ def user_hash_key(user_id: int) -> str:
     return f"user:{{{user_id}}}"
 
 
+def user_hash_wallet_mark_key(user_id: int) -> str:
+    """The newest wallet version a refresh could not write (hash missing); see the Lua script."""
+    return f"user:{{{user_id}}}:wv"
+
+
 def user_hash_write(
     *, user_id: int, fields: dict, mode: str = "update", wallet_version: int | None = None, ttl: int | None = None
 ) -> None:
@@ -92,7 +99,7 @@ def user_hash_write(
     for k, v in fields.items():
         args.extend([k, "" if v is None else v])
     try:
-        load_script(USER_HASH_SCRIPT)(keys=[user_hash_key(user_id)], args=args)
+        load_script(USER_HASH_SCRIPT)(keys=[user_hash_key(user_id), user_hash_wallet_mark_key(user_id)], args=args)
     except RedisUnavailable:
         logger.warning("user hash for %s not refreshed: Redis unavailable", user_id)
 
@@ -217,3 +224,140 @@ def user_hash_forget(*, user_id: int, fields: list[str]) -> None:
         get_redis().hdel(user_hash_key(user_id), *fields)
     except RedisUnavailable:
         logger.warning("user hash fields %s for %s not dropped: Redis unavailable", fields, user_id)
+
+
+# ---------------------------------------------------------------- profile
+
+PROFILE_FIELDS = ("nickname", "avatar", "bio")
+
+
+def profile_update(*, user_id: int, **changes) -> dict:
+    """Change profile fields (nickname, avatar, bio) on the primary; after commit the cached
+    hash gets the new values, so the author's next read shows them. Raises ValidationError
+    with a message per field."""
+    unknown = sorted(set(changes) - set(PROFILE_FIELDS))
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed here."] for name in unknown})
+    cleaned: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
+    for name, value in changes.items():
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            errors[name] = ["Must be text."]
+            continue
+        value = value.strip()
+        if any(ord(ch) < 32 and ch not in "\n\t" for ch in value) or (name != "bio" and "\n" in value):
+            errors[name] = ["Control characters are not allowed."]
+            continue
+        try:
+            cleaned[name] = Profile._meta.get_field(name).clean(value, None)
+        except ValidationError as exc:
+            errors[name] = list(exc.messages)
+            continue
+        if name == "avatar" and value and not value.lower().startswith(("https://", "http://")):
+            errors[name] = ["Use an http(s) address."]
+    if errors:
+        raise ValidationError(errors)
+    if not cleaned:
+        return {}
+    with transaction.atomic(using="default"):
+        profile, _ = Profile.objects.select_for_update().get_or_create(user_id=user_id)
+        for name, value in cleaned.items():
+            setattr(profile, name, value)
+        profile.save(update_fields=[*cleaned, "updated_at"])
+        transaction.on_commit(lambda: user_hash_write(user_id=user_id, fields=cleaned), using="default")
+    return cleaned
+
+
+# ---------------------------------------------------------------- the home document
+
+HOME_REBUILD_PENDING_KEY = "home:rebuild:pending"
+HOME_REBUILD_INFO_KEY = "home:rebuild:info"
+
+
+def home_rebuild_debounce_seconds() -> int:
+    return int(getattr(settings, "HOME_REBUILD_DEBOUNCE_SECONDS", 5))
+
+
+def home_rebuild_schedule() -> None:
+    """Something on the home page changed (a product, an announcement): rebuild the document
+    once, a few seconds from now, however many saves arrive meanwhile. Runs after commit, so
+    the rebuild sees the change. The orders app calls this after a product save."""
+
+    def schedule():
+        window = home_rebuild_debounce_seconds()
+        try:
+            # The key lives longer than the countdown: a busy worker running the task late
+            # still gets no duplicate; the task deletes it before it reads the database.
+            if get_redis().set(HOME_REBUILD_PENDING_KEY, 1, nx=True, ex=window * 3 + 5):
+                from usercenter.tasks import home_rebuild_task
+
+                home_rebuild_task.apply_async(countdown=window)
+        except RedisUnavailable:
+            logger.warning("home rebuild not scheduled: Redis unavailable (the document expires on its own)")
+
+    transaction.on_commit(schedule, using="default")
+
+
+def home_rebuild(*, scheduled: bool = False) -> dict:
+    """Rebuild the home document now, under the cache's single-flight lock (so it never runs
+    beside a reader's refresh), and store it in Redis (L2). Other processes' L1 copies expire
+    within seconds. Raises RedisUnavailable."""
+    from usercenter import selectors
+
+    client = get_redis()
+    if scheduled:
+        # Saves after this point schedule a new rebuild; saves before it are in what we read.
+        client.delete(HOME_REBUILD_PENDING_KEY)
+    cache_ = selectors.home_cache
+    deadline = time.monotonic() + cache_.lock_seconds
+    token = cache_._try_lock(client, selectors.HOME_KEY)
+    while token is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        token = cache_._try_lock(client, selectors.HOME_KEY)
+    try:
+        document = cache_.rebuild(selectors.HOME_KEY, selectors.home_document_build)
+    finally:
+        if token is not None:
+            cache_._unlock(client, selectors.HOME_KEY, token)
+    pipe = client.pipeline(transaction=False)
+    pipe.hincrby(HOME_REBUILD_INFO_KEY, "count", 1)
+    pipe.hset(
+        HOME_REBUILD_INFO_KEY,
+        mapping={"version": document["version"], "at": document["generated_at"], "by": "task" if scheduled else "now"},
+    )
+    pipe.execute()
+    return document
+
+
+def announcement_changed() -> None:
+    """An announcement was saved or deleted (admin): schedule the debounced home rebuild."""
+    home_rebuild_schedule()
+
+
+# ---------------------------------------------------------------- ops
+
+
+def user_cache_clear(*, user_id: int) -> list[str]:
+    """Drop what Redis caches about one user (sessions stay: nobody is logged out). Every
+    piece is refilled from the database on the next read. Returns what was dropped."""
+    from usercenter.auth import invalidate_user
+
+    dropped = []
+    client = get_redis()
+    removed = client.delete(user_hash_key(user_id), user_hash_wallet_mark_key(user_id))
+    dropped.append(f"{user_hash_key(user_id)} ({removed} key(s))")
+    invalidate_user(user_id)
+    dropped.append("cached user row")
+    for module, name, label, kwargs in (
+        ("orders.services", "order_list_forget", "orders page 1", {"user_ids": [user_id]}),
+        ("signin.services", "signin_cache_forget", "sign-in state", {"user_id": user_id}),
+    ):
+        try:
+            fn = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        fn(**kwargs)
+        dropped.append(label)
+    return dropped

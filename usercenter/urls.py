@@ -4,6 +4,7 @@ from usercenter import api, views
 
 page_urls = [
     path("", views.home, name="home"),
+    path("me/", views.me, name="me"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("register/", views.register, name="register"),
@@ -14,4 +15,14 @@ api_urls = [
     path("auth/login/", api.LoginApi.as_view(), name="api-login"),
     path("auth/logout/", api.LogoutApi.as_view(), name="api-logout"),
     path("auth/whoami/", api.whoami, name="api-whoami"),
+    path("me/", api.me, name="api-me"),
+    path("me/ledger/", api.me_ledger, name="api-me-ledger"),
+    path("home/", api.home, name="api-home"),
+]
+
+# Naive baselines for the load harness (mounted under /api/bench/ only with BENCH_BASELINES).
+bench_urls = [
+    path("home/l2only/", api.bench_home_l2only, name="bench-home-l2only"),
+    path("home/nocache/", api.bench_home_nocache, name="bench-home-nocache"),
+    path("me/nocache/", api.bench_me_nocache, name="bench-me-nocache"),
 ]

@@ -1,0 +1,59 @@
+// The home page's data: the CDN's pre-rendered home.json first, the API when the file is
+// missing, broken or older than what the server already rendered into the page.
+(function () {
+  var root = document.getElementById("home-data");
+  if (!root || !window.Surge) return;
+  var el = Surge.el;
+  var pageVersion = Number(root.dataset.version || 0);
+
+  function announcement(a) {
+    var card = el("article", { "class": "card announcement", "data-testid": "announcement" });
+    card.appendChild(el("h2", {}, a.title));
+    if (a.body) card.appendChild(el("p", {}, a.body));
+    return card;
+  }
+
+  function product(p) {
+    var card = el("a", { "class": "card product-card", href: "/products/" + p.id + "/", "data-testid": "hot-product" });
+    if (p.image_url) card.appendChild(el("img", { src: p.image_url, alt: "", loading: "lazy" }));
+    card.appendChild(el("h3", {}, p.name));
+    var meta = el("div", { "class": "product-meta" });
+    meta.appendChild(el("span", { "class": "price" }, Surge.money(p.price_cents)));
+    if (p.is_flash) meta.appendChild(el("span", { "class": "pill pill-warn" }, "flash sale"));
+    else if (!p.in_stock) meta.appendChild(el("span", { "class": "pill pill-bad" }, "sold out"));
+    card.appendChild(meta);
+    return card;
+  }
+
+  function render(doc, source) {
+    var ann = root.querySelector("[data-testid=announcements]");
+    var grid = root.querySelector("[data-testid=hot-products]");
+    ann.replaceChildren.apply(ann, (doc.announcements || []).map(announcement));
+    var items = (doc.products || []).map(product);
+    if (!items.length) items = [el("p", { "class": "muted", "data-testid": "no-products" }, "No products yet.")];
+    grid.replaceChildren.apply(grid, items);
+    root.querySelector("[data-testid=home-generated]").textContent = doc.generated_at || "";
+    root.dataset.version = doc.version;
+    root.dataset.source = source;
+  }
+
+  function usable(doc) {
+    return doc && typeof doc.version === "number" && Array.isArray(doc.products) && doc.version >= pageVersion;
+  }
+
+  async function load() {
+    try {
+      var res = await fetch((root.dataset.cdn || "/cdn/") + "home.json", { cache: "no-cache" });
+      if (res.ok) {
+        var doc = await res.json();
+        if (usable(doc)) return render(doc, "cdn");
+      }
+    } catch (e) { /* no CDN copy: ask the API */ }
+    try {
+      var api = await Surge.api("GET", "/api/home/");
+      if (api.ok && api.data) render(api.data, "api");
+    } catch (e) { /* keep what the server rendered */ }
+  }
+
+  load();
+})();
