@@ -1,5 +1,19 @@
 from django.apps import AppConfig
 
+# Safety net for the debounced republish: a task lost with its worker leaves its targets in the
+# pending set; this drains them (an empty set costs one Redis command).
+PENDING_SWEEP_SECONDS = 60
+
 
 class StaticgenConfig(AppConfig):
     name = "staticgen"
+    verbose_name = "Static generation (CDN)"
+
+    def ready(self):
+        # Every app registers what it publishes in `<app>/publish.py`.
+        from django.utils.module_loading import autodiscover_modules
+
+        from project.celery import add_beat
+
+        autodiscover_modules("publish")
+        add_beat("staticgen-pending", "staticgen.tasks.publish_pending", PENDING_SWEEP_SECONDS)
