@@ -1,4 +1,5 @@
 import pytest
+
 from project.redis import get_redis
 from project.testing import CaptureAll
 from usercenter import selectors, services
