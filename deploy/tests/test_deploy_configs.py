@@ -211,8 +211,15 @@ class Upstream:
 
 
 class Balancer:
-    def __init__(self, port: int):
+    def __init__(self, port: int, proc: subprocess.Popen | None = None, upstream: Path | None = None):
         self.port = port
+        self.proc = proc
+        self.upstream = upstream
+
+    def reload(self) -> None:
+        """`nginx -s reload`: new workers read the config, old ones finish their requests."""
+        os.kill(self.proc.pid, signal.SIGHUP)
+        time.sleep(0.5)
 
     def request(self, method: str, path: str, headers: dict | None = None, body: bytes | None = None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -253,7 +260,7 @@ def start_balancer(tmp_path):
             start_new_session=True,
         )
         started.append(proc)
-        balancer = Balancer(port)
+        balancer = Balancer(port, proc, tmp_path / "upstream.conf")
         deadline = time.monotonic() + 10
         while True:
             with contextlib.suppress(OSError):
@@ -596,6 +603,7 @@ def test_dockerfile_builds_a_non_root_image_with_static_files_and_gunicorn():
     [
         ("docker-entrypoint.sh", "sh"),
         ("bin/surge-manage", "sh"),
+        ("bin/surge-rolling-restart", "sh"),
         ("postgres/primary-init.sh", "bash"),
         ("postgres/replica-entrypoint.sh", "bash"),
     ],
@@ -759,3 +767,224 @@ def test_runbook_urls_resolve_to_app_views():
         except Resolver404:
             unresolved.append(path)
     assert not unresolved, unresolved
+
+
+# ---------------------------------------------------------------- the real app behind the balancer
+
+
+class AppServer:
+    """The real Surge gunicorn (deploy/gunicorn.conf.py, 2 sync workers) on a fixed port, so it
+    can be restarted in place like `systemctl restart surge-web@PORT`."""
+
+    def __init__(self, tmp: Path, port: int):
+        self.tmp, self.port = tmp, port
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        from project.testing import child_env
+
+        metrics = self.tmp / f"metrics-{self.port}"
+        metrics.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py"), "project.wsgi"],
+            cwd=ROOT,
+            env=child_env(
+                GUNICORN_BIND=f"127.0.0.1:{self.port}",
+                WEB_CONCURRENCY=2,
+                PROMETHEUS_MULTIPROC_DIR=metrics,
+                GUNICORN_LOGLEVEL="warning",
+            ),
+            stdout=open(self.tmp / f"gunicorn-{self.port}.log", "a"),  # noqa: SIM115 - outlives this call
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        # What the unit's ExecStartPost does: started = answers /healthz.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, (self.tmp / f"gunicorn-{self.port}.log").read_text()[-2000:]
+            with contextlib.suppress(OSError):
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    return
+            time.sleep(0.1)
+        pytest.fail(f"gunicorn on {self.port} did not start")
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.proc.pid, sig)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@pytest.fixture
+def app_servers(transactional_db, tmp_path):
+    servers = [AppServer(tmp_path, free_port()) for _ in range(2)]
+    for s in servers:
+        s.start()
+    yield servers
+    for s in servers:
+        s.stop()
+    from django.db import connections
+
+    connections.close_all()
+
+
+def under_load(balancer: Balancer, action, *, seconds_after: float = 1.5, threads: int = 3) -> dict:
+    """Send GETs and POSTs through the balancer from a few threads while `action()` runs.
+    Returns {(method, outcome): count}; an outcome is the status or the exception's name."""
+    stop = threading.Event()
+    outcomes: dict[tuple[str, str], int] = {}
+    lock = threading.Lock()
+
+    def client(n: int):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            method, path, body = (
+                ("GET", "/healthz", None) if i % 2 else ("POST", "/healthz", json.dumps({"client": n, "i": i}).encode())
+            )
+            try:
+                status = balancer.request(method, path, {"Content-Type": "application/json"}, body)[0]
+                outcome = str(status)
+            except Exception as exc:  # noqa: BLE001 - every failure counts
+                outcome = type(exc).__name__
+            with lock:
+                outcomes[(method, outcome)] = outcomes.get((method, outcome), 0) + 1
+
+    workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    try:
+        time.sleep(0.5)
+        action()
+        time.sleep(seconds_after)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+    return outcomes
+
+
+def failures(outcomes: dict) -> dict:
+    # Every request is a /healthz: 200 for GET, 403 for POST (CSRF), both answered by the app.
+    # Anything else (nginx's 503, a reset) was dropped on the way.
+    return {k: v for k, v in outcomes.items() if k[1] != {"GET": "200", "POST": "403"}[k[0]]}
+
+
+def test_reloading_an_app_server_under_load_drops_no_request(app_servers, start_balancer):
+    """`systemctl reload surge-web@PORT` (HUP): new workers with new code, the listening socket
+    stays open, the old workers finish their requests."""
+    a, b = app_servers
+    balancer = start_balancer([a.port, b.port])
+
+    outcomes = under_load(balancer, lambda: a.signal(signal.SIGHUP), seconds_after=3)
+
+    print("reload under load:", outcomes)
+    assert sum(outcomes.values()) > 50
+    assert failures(outcomes) == {}
+
+
+def test_restarting_an_app_server_under_load_drops_no_get(app_servers, start_balancer):
+    """`systemctl restart surge-web@PORT` (TERM, then a new process): nginx retries GETs on the
+    other server while this one is down."""
+    a, b = app_servers
+    balancer = start_balancer([a.port, b.port])
+
+    def restart():
+        a.signal(signal.SIGTERM)
+        a.proc.wait(timeout=20)
+        a.start()
+
+    outcomes = under_load(balancer, restart)
+
+    print("restart under load:", outcomes)
+    assert sum(outcomes.values()) > 50
+    assert {k: v for k, v in failures(outcomes).items() if k[0] == "GET"} == {}
+
+
+def test_restarting_an_app_server_under_load_drops_no_post_when_drained_first(app_servers, start_balancer):
+    """A plain restart can drop a POST: connections waiting in the closing server's listen queue
+    are reset after nginx sent them, and a POST is not re-sent. deploy/bin/surge-rolling-restart
+    therefore marks the server `down` and reloads nginx first; this is that procedure."""
+    a, b = app_servers
+    balancer = start_balancer([a.port, b.port])
+    original = balancer.upstream.read_text()
+
+    def drained_restart():
+        balancer.upstream.write_text(re.sub(rf"(server 127\.0\.0\.1:{a.port}\b[^;]*);", r"\1 down;", original))
+        balancer.reload()
+        a.signal(signal.SIGTERM)
+        a.proc.wait(timeout=20)
+        a.start()
+        balancer.upstream.write_text(original)
+        balancer.reload()
+
+    outcomes = under_load(balancer, drained_restart)
+
+    print("drained restart under load:", outcomes)
+    assert sum(outcomes.values()) > 50
+    assert failures(outcomes) == {}
+
+
+# ---------------------------------------------------------------- deploy/bin/surge-rolling-restart
+
+FAKE_TOOLS = {
+    # Each fake logs its call and, for the interesting ones, the upstream lines at that moment.
+    "nginx": 'echo "nginx $*" >> "$LOG"; [ "$1" = "-s" ] && grep "server 127" "$SURGE_UPSTREAM_CONF" >> "$LOG"; exit 0',
+    "systemctl": 'echo "systemctl $*" >> "$LOG"',
+    "curl": 'echo "curl $*" >> "$LOG"; exit "${CURL_EXIT:-0}"',
+}
+
+
+def rolling_restart(tmp: Path, *args: str, curl_exit: int = 0) -> tuple[subprocess.CompletedProcess, list[str], Path]:
+    fake = tmp / "bin"
+    fake.mkdir(exist_ok=True)
+    for name, body in FAKE_TOOLS.items():
+        (fake / name).write_text(f"#!/bin/sh\n{body}\n")
+        (fake / name).chmod(0o755)
+    upstream = tmp / "surge-upstream.conf"
+    upstream.write_text((DEPLOY / "nginx" / "upstream.conf").read_text())
+    log = tmp / "calls.log"
+    log.write_text("")
+    env = {
+        **os.environ,
+        "PATH": f"{fake}:{os.environ['PATH']}",
+        "LOG": str(log),
+        "SURGE_UPSTREAM_CONF": str(upstream),
+        "SURGE_SETTLE_SECONDS": "0",
+        "CURL_EXIT": str(curl_exit),
+    }
+    result = run(["sh", str(DEPLOY / "bin" / "surge-rolling-restart"), *args], env=env)
+    return result, [line.strip() for line in log.read_text().splitlines()], upstream
+
+
+def test_rolling_restart_takes_each_server_out_of_nginx_before_restarting_it(tmp_path):
+    result, calls, upstream = rolling_restart(tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    restarts = [i for i, c in enumerate(calls) if c.startswith("systemctl restart")]
+    assert [calls[i] for i in restarts] == ["systemctl restart surge-web@8001", "systemctl restart surge-web@8002"]
+    for i, port in zip(restarts, ["8001", "8002"], strict=True):
+        # The last reload before the restart had exactly this server down.
+        pool = [c for c in calls[:i] if c.startswith("server ")][-2:]
+        assert [("down;" in line) for line in pool] == [port == "8001", port == "8002"], pool
+        assert f"curl --silent --fail --output /dev/null --max-time 5 http://127.0.0.1:{port}/readyz" in calls[i + 1]
+    assert upstream.read_text() == (DEPLOY / "nginx" / "upstream.conf").read_text()
+    assert not list(tmp_path.glob("*.bak"))
+
+
+def test_rolling_restart_stops_and_keeps_a_server_out_when_it_is_not_ready(tmp_path):
+    result, calls, upstream = rolling_restart(tmp_path, "8002", curl_exit=22)
+
+    assert result.returncode == 1
+    assert "not ready" in result.stderr
+    assert [c for c in calls if c.startswith("systemctl")] == ["systemctl restart surge-web@8002"]
+    lines = [line for line in upstream.read_text().splitlines() if "server 127" in line]
+    assert "down;" in lines[1] and "down;" not in lines[0]
