@@ -67,7 +67,7 @@ class OrderOut(serializers.ModelSerializer):
 
 
 class OrderCreateIn(serializers.Serializer):
-    product_id = serializers.IntegerField(min_value=1)
+    product_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     quantity = serializers.IntegerField(min_value=1, max_value=100)
     idempotency_key = serializers.CharField(min_length=8, max_length=64)
 

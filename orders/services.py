@@ -157,7 +157,7 @@ def product_changed(*, product_id: int) -> None:
 _BUY_SQL = """
 UPDATE orders_product SET stock = stock - %s
  WHERE id = %s AND is_active AND NOT is_flash AND stock >= %s
-RETURNING price_cents
+RETURNING price_cents, name
 """
 
 
@@ -208,7 +208,7 @@ def order_create(*, user_id: int, product_id: int, quantity: int, idempotency_ke
         if existing:
             return existing, False
         raise
-    return _existing_order(token=order.token, user_id=user_id), True
+    return order_dict({**{f: getattr(order, f) for f in ORDER_FIELDS if "__" not in f}, "product__name": row[1]}), True
 
 
 def _forget_product(product_id: int) -> None:

@@ -73,6 +73,7 @@ def test_out_of_stock_is_409_and_takes_nothing(auth_client):
         {"product_id": 1, "quantity": 101, "idempotency_key": "key-00000001"},
         {"product_id": 1, "quantity": 1, "idempotency_key": "short"},
         {"product_id": 1, "quantity": 1},
+        {"product_id": 2**64, "quantity": 1, "idempotency_key": "key-00000001"},
     ],
 )
 def test_invalid_input_is_400_with_field_messages(auth_client, body):
