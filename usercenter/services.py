@@ -328,7 +328,17 @@ def home_rebuild(*, scheduled: bool = False) -> dict:
         mapping={"version": document["version"], "at": document["generated_at"], "by": "task" if scheduled else "now"},
     )
     pipe.execute()
+    _home_republish()
     return document
+
+
+def _home_republish() -> None:
+    """Ask staticgen to republish home.json from the new document (debounced on its side)."""
+    try:
+        publish_schedule = importlib.import_module("staticgen.services").publish_schedule
+    except (ImportError, AttributeError):
+        return
+    publish_schedule(["home.json"])
 
 
 def announcement_changed() -> None:

@@ -141,3 +141,14 @@ def test_home_page_renders_the_document(client):
     assert "Big sale tonight" in html and 'data-testid="home-data"' in html
     assert f'data-version="{selectors.home_document()["version"]}"' in html
     assert "usercenter/home.js" in html
+
+
+def test_a_rebuild_with_unchanged_content_keeps_the_version(monkeypatch):
+    from usercenter import services
+
+    first = services.home_rebuild()
+    again = services.home_rebuild()
+    assert again["version"] == first["version"] and again == first
+    Announcement.objects.create(title="new")
+    changed = services.home_rebuild()
+    assert changed["version"] > first["version"]
