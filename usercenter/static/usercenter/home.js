@@ -15,7 +15,11 @@
 
   function product(p) {
     var card = el("a", { "class": "card product-card", href: "/products/" + p.id + "/", "data-testid": "hot-product" });
-    if (p.image_url) card.appendChild(el("img", { src: p.image_url, alt: "", loading: "lazy" }));
+    if (p.image_url) {
+      var img = el("img", { src: p.image_url, alt: "", loading: "lazy" });
+      img.addEventListener("error", function () { img.style.visibility = "hidden"; });
+      card.appendChild(img);
+    }
     card.appendChild(el("h3", {}, p.name));
     var meta = el("div", { "class": "product-meta" });
     meta.appendChild(el("span", { "class": "price" }, Surge.money(p.price_cents)));
