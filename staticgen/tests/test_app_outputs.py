@@ -98,3 +98,33 @@ def test_full_publish_then_verify_passes(cdn_root):
 
     assert result.ok and len(result.written) == 6  # home, sitemap, 2 x (json + html)
     assert check.passed and len(check.ok) == 6
+
+
+def test_only_upcoming_open_campaigns_get_a_page(cdn_root):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from redpackets.models import Campaign
+    from redpackets.publish import render_campaign_html, upcoming_campaign_ids
+
+    now = timezone.now()
+
+    def campaign(status, starts_in):
+        return Campaign.objects.create(
+            title="rp",
+            total_cents=100,
+            count=2,
+            shares=[50, 50],
+            status=status,
+            starts_at=now + timedelta(seconds=starts_in),
+            ends_at=now + timedelta(seconds=starts_in + 600),
+        )
+
+    upcoming = campaign(Campaign.Status.OPEN, 600)
+    live = campaign(Campaign.Status.OPEN, -60)
+    campaign(Campaign.Status.DRAFT, 600)
+
+    assert upcoming_campaign_ids() == [upcoming.pk]
+    assert render_campaign_html(live.pk) is None
+    assert registry.get("redpackets/{id}.html").page_for(upcoming.pk) == f"/redpackets/{upcoming.pk}/"
