@@ -49,14 +49,13 @@ def seed(*, stdout) -> None:
                 Product(
                     name=name,
                     description=f"A {name.lower()} that our customers love.",
-                    image_url=f"https://picsum.photos/seed/surge{i}/480/360",
                     price_cents=rng.randint(5, 500) * 100 - 1,
                     stock=rng.randint(0, 300) if i % 37 else 0,
                     rank=rng.randint(0, 1000),
                     is_flash=flash,
                     flash_starts_at=start,
                     flash_ends_at=start + timedelta(hours=2) if flash else None,
-                    flash_per_user_limit=1 if flash else 1,
+                    flash_per_user_limit=1,
                     flash_stock=100 if flash else 0,
                 )
             )
@@ -64,7 +63,6 @@ def seed(*, stdout) -> None:
             Product(
                 name=OPEN_SALE_NAME,
                 description="500 units at a price you will not see again. One per person.",
-                image_url="https://picsum.photos/seed/surge-flash/480/360",
                 price_cents=9900,
                 stock=500,
                 rank=5000,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Sum
 from django.utils import timezone
 
 from orders import keys, selectors
@@ -323,10 +323,17 @@ def flash_buy_naive(*, user_id: int, product_id: int, quantity: int = 1) -> dict
 # ---------------------------------------------------------------- flash sale: open
 
 _OPEN_SCRIPT = """
--- KEYS: meta, stock, bought, status   ARGV: starts_ms, ends_ms, limit, stock, restock, expire_at
+-- KEYS: meta, stock, bought, status
+-- ARGV: starts_ms, ends_ms, limit, stock, restock, expire_at, then user id / units pairs
 redis.call('HSET', KEYS[1], 'starts_ms', ARGV[1], 'ends_ms', ARGV[2], 'limit', ARGV[3])
 if ARGV[5] == '1' or redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('SET', KEYS[2], ARGV[4])
+  -- A (re)load: per-user counts are at least what the database recorded, so a Redis that
+  -- lost its data does not let anyone past the limit.
+  for i = 7, #ARGV, 2 do
+    local cur = tonumber(redis.call('HGET', KEYS[3], ARGV[i]) or '0')
+    if tonumber(ARGV[i + 1]) > cur then redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+  end
 end
 -- Placeholders so the hashes exist now and carry the expiry (the buy script only adds fields).
 redis.call('HSETNX', KEYS[3], '_', 0)
@@ -336,28 +343,48 @@ return tonumber(redis.call('GET', KEYS[2]))
 """
 
 
-def _allotment(product: Product) -> int:
-    units = product.flash_stock or product.stock
-    return max(0, min(units, product.stock))
-
-
 def flash_open(*, product_id: int, restock: bool = False) -> dict:
     """Load a sale into Redis: window, limit and (when not loaded yet, or with restock) its
-    stock. Idempotent: without restock a loaded sale keeps its Redis stock. With restock (a
-    re-opened sale) Redis gets a fresh allotment, less the units still waiting in the queue."""
+    stock and per-user counts. Idempotent: without restock a loaded sale keeps its Redis state.
+
+    Units loaded: the sale's allotment (`flash_stock`, or all of `stock` when 0) less what this
+    window already sold (so reloading after a Redis loss never sells the allotment twice), never
+    more than the database can supply once the queued units are written. With restock (an
+    admin re-opening a sold-out sale) the allotment starts afresh."""
     product = Product.objects.using("default").filter(pk=product_id).first()
     if product is None:
         raise ProductNotFound(f"No product {product_id}.")
     if not product.is_flash or not product.flash_starts_at or not product.flash_ends_at:
         raise NotAFlashProduct(f"Product {product_id} is not a flash-sale product.")
-    units = _allotment(product)
-    if restock:
-        # A fresh allotment, but never more than the database can still supply once the
-        # units already waiting in the queue are written.
-        units = max(0, min(units, product.stock - flash_pending(product_id=product_id)["quantity"]))
-    expire_at = int(product.flash_ends_at.timestamp()) + FLASH_KEYS_GRACE_SECONDS
-    meta, stock, bought, _queue, status = keys.flash_keys(product_id)
     client = get_redis()
+    meta, stock, bought, _queue, status = keys.flash_keys(product_id)
+    per_user: list = []
+    units = 0
+    if restock or not client.exists(stock):
+        pending = flash_pending(product_id=product_id)["quantity"]
+        sold_rows = (
+            Order.objects.using("default")
+            .filter(
+                product_id=product_id,
+                source=Order.Source.FLASH,
+                created_at__gte=product.flash_starts_at,
+                created_at__lt=product.flash_ends_at,
+            )
+            .values("user_id")
+            .annotate(units=Sum("quantity"))
+            .values_list("user_id", "units")
+        )
+        sold = 0
+        for uid, n in sold_rows:
+            per_user += [uid, n]
+            sold += n
+        supply = product.stock - pending
+        if product.flash_stock:
+            allotment = product.flash_stock if restock else product.flash_stock - sold - pending
+            units = max(0, min(allotment, supply))
+        else:
+            units = max(0, supply)
+    expire_at = int(product.flash_ends_at.timestamp()) + FLASH_KEYS_GRACE_SECONDS
     loaded = client.eval(
         _OPEN_SCRIPT,
         4,
@@ -371,6 +398,7 @@ def flash_open(*, product_id: int, restock: bool = False) -> dict:
         units,
         "1" if restock else "0",
         expire_at,
+        *per_user,
     )
     client.sadd(keys.FLASH_ACTIVE, product_id)
     flash_forget_sold_out(product_id)

@@ -131,3 +131,17 @@ def test_redis_down_is_503_with_a_clear_message(client, user, token_for, devstac
     res = client.post(f"/api/flash/{product.pk}/buy/", **headers)
     assert res.status_code == 503
     assert "unavailable" in res.json()["detail"]
+
+
+def test_a_flash_buy_and_a_pending_poll_issue_zero_sql(client, make_user, token_for):
+    from project.testing import CaptureAll
+
+    product = open_sale(stock=5)
+    buyer = make_user("zero")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token_for(buyer)}"}
+    client.get("/api/auth/whoami/", **headers)  # the token and the user are now cached
+    with CaptureAll() as q:
+        res = client.post(f"/api/flash/{product.pk}/buy/", **headers)
+        poll = client.get(f"/api/flash/orders/{res.json()['token']}/", **headers)
+    assert (res.status_code, poll.json()["status"]) == (202, "pending")
+    assert q.count == 0, q.queries

@@ -90,3 +90,17 @@ def test_the_queue_family_lists_open_sales():
     a, b = open_sale(stock=1), open_sale(stock=1)
     assert set(services.flash_queue_keys()) == {keys.flash_queue(a.pk), keys.flash_queue(b.pk)}
     assert ReliableQueue(keys.flash_queue(a.pk)).depth() == 0
+
+
+def test_reloading_a_sale_after_redis_lost_it_keeps_the_allotment_and_the_limits(make_user):
+    product = open_sale(stock=500, flash_stock=10)
+    first = [make_user(f"rl{i}") for i in range(4)]
+    for u in first:
+        services.flash_buy(user_id=u.pk, product_id=product.pk)
+    drain_all(time_budget=5)
+    get_redis().flushdb()  # Redis restarted without persistence
+    result = services.flash_open(product_id=product.pk)
+    assert result["stock"] == 6  # 10 offered, 4 sold: not 10 again
+    with pytest.raises(services.FlashLimitReached):
+        services.flash_buy(user_id=first[0].pk, product_id=product.pk)
+    assert services.flash_buy(user_id=make_user("newcomer").pk, product_id=product.pk)
