@@ -104,3 +104,18 @@ def test_product_edit_republishes_its_files_through_the_worker_within_the_deboun
     assert len(runs) == 2
     assert f"products/{product.pk}.json" in runs[1].targets.splitlines()
     assert runs[1].written >= 2 and runs[1].failed == 0
+
+
+@pytest.mark.django_db
+def test_a_finished_home_rebuild_task_schedules_home_json(django_capture_on_commit_callbacks):
+    from celery.signals import task_postrun
+
+    from usercenter.tasks import home_rebuild_task
+
+    task_postrun.send(sender=home_rebuild_task, task_id="t1", task=home_rebuild_task, state="FAILURE")
+    assert services.pending_targets() == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        task_postrun.send(sender=home_rebuild_task, task_id="t2", task=home_rebuild_task, state="SUCCESS")
+    assert services.pending_targets() == ["home.json"]
+    assert broker_messages() == 1
