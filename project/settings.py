@@ -276,5 +276,13 @@ SIGNIN_BITMAP_TTL_SECONDS = env.int("SIGNIN_BITMAP_TTL_SECONDS", default=62 * 24
 SIGNIN_STATE_TTL_SECONDS = env.int("SIGNIN_STATE_TTL_SECONDS", default=7 * 24 * 3600)
 SIGNIN_REPAIR_SECONDS = env.int("SIGNIN_REPAIR_SECONDS", default=30)
 
+# Orders: page-1 cache life; how long a process trusts its own "sold out" flag before asking
+# Redis again (a re-opened sale is seen everywhere within this); how early a due flash sale's
+# stock is loaded; how long a closed sale's keys linger for late polls.
+ORDERS_PAGE1_TTL_SECONDS = env.int("ORDERS_PAGE1_TTL_SECONDS", default=600)
+ORDERS_SOLD_OUT_FLAG_SECONDS = env.float("ORDERS_SOLD_OUT_FLAG_SECONDS", default=3.0)
+ORDERS_FLASH_PRELOAD_SECONDS = env.int("ORDERS_FLASH_PRELOAD_SECONDS", default=300)
+ORDERS_FLASH_KEYS_GRACE_SECONDS = env.int("ORDERS_FLASH_KEYS_GRACE_SECONDS", default=86400)
+
 # The load harness's naive baselines and bare views under /api/bench/ (never on in production).
 BENCH_BASELINES = env.bool("BENCH_BASELINES", default=False)

@@ -119,7 +119,7 @@ class GunicornProcess:
             self.stop()
             raise
 
-    def _wait_ready(self, timeout: float = 30) -> None:
+    def _wait_ready(self, timeout: float = 60) -> None:
         import urllib.request
 
         deadline = time.monotonic() + timeout
