@@ -1,5 +1,19 @@
 from django.apps import AppConfig
 
+# Campaigns past their end are closed (and refunded) within this many seconds.
+EXPIRE_BEAT_SECONDS = 10.0
+# Redis and the database are compared this often (grabs lost on the way are re-queued).
+RECONCILE_BEAT_SECONDS = 60.0
+
 
 class RedpacketsConfig(AppConfig):
     name = "redpackets"
+    verbose_name = "Red packets"
+
+    def ready(self):
+        from project.celery import add_beat
+        from redpackets import services
+
+        services.register_queues()
+        add_beat("redpackets-expire-due", "redpackets.tasks.expire_due", EXPIRE_BEAT_SECONDS)
+        add_beat("redpackets-reconcile", "redpackets.tasks.reconcile_active", RECONCILE_BEAT_SECONDS)
