@@ -122,11 +122,14 @@ def run_variant(ctx: Context, scenario, variant, *, users: int, warmup: float, d
     manifest_path.write_text(json.dumps(manifest))
     out = ctx.run_dir / f"result-{key}.json"
     stack = ctx.stack
+    # A variant served by the CDN stand-in: its CPU is that server's, and /metrics knows nothing.
+    on_cdn = bool(ctx.cdn_url) and spec.get("host") == ctx.cdn_url
+    web_pid = stack.procs["cdn" if on_cdn else "web"].pid
     cmd = [
         PY, "-m", "loadtest.drive", "--variant", key, "--users", str(users),
         "--warmup", str(warmup), "--duration", str(duration),
         "--metrics-url", stack.url + "/metrics",
-        "--web-pids", str(stack.procs["web"].pid),
+        "--web-pids", str(web_pid),
         "--worker-pids", str(stack.procs["worker"].pid) if "worker" in stack.procs else "",
         "--store-pids", ",".join(str(p) for p in stack.store_pids()),
         "--out", str(out),
@@ -172,10 +175,13 @@ def run_variant(ctx: Context, scenario, variant, *, users: int, warmup: float, d
     res["server_window"] = views
     res["server_all"] = metrics_deltas(before_all, scrape(stack))
     served = sum(v["requests"] for v in views.values())
+    if on_cdn:
+        served = res["requests"]
+        res["server"] = stack.cdn_server
     res["server_requests"] = served
     if served:
-        res["sql_per_req"] = sum(v["sql"] for v in views.values()) / served
-        res["redis_per_req"] = sum(v["redis"] for v in views.values()) / served
+        res["sql_per_req"] = None if on_cdn else sum(v["sql"] for v in views.values()) / served
+        res["redis_per_req"] = None if on_cdn else sum(v["redis"] for v in views.values()) / served
         for k in ("web", "worker", "stores", "loadgen"):
             res[f"{k}_cpu_ms_per_req"] = res["cpu_s"][k] * 1000 / served
     else:
@@ -299,10 +305,11 @@ def _run(args, stack: BenchStack, stamp: str, started: float) -> int:
 
     django.setup()
     from loadtest.scenarios import registry
-    from loadtest.seed import create_users
+    from loadtest.seed import create_users, warm_auth_caches
 
     scenarios = select(args.scenario, registry())
     users = create_users(args.bench_users)
+    warm_auth_caches(users)
     ctx = Context(stack, users, args)
     stack.start_web()
     log(f"gunicorn up on {stack.url} ({stack.workers} sync workers)")
@@ -403,6 +410,8 @@ def measure(ctx: Context, scenario, variant, broken: list[str]) -> dict:
     except SkipVariant as exc:
         log(f"{key}: skipped: {exc}")
         return {**base, "skipped": str(exc)}
+    if variant.spec.get("prime"):
+        prime(ctx, variant.spec)
     users = variant.users or ctx.args.users
     log(f"{key}: {users} users, {ctx.args.warmup:g}s warm-up + {ctx.args.duration:g}s")
     sampler = getattr(scenario, "sampler", None)
@@ -425,6 +434,24 @@ def measure(ctx: Context, scenario, variant, broken: list[str]) -> dict:
         f"errors {res['failures']}, statuses {res['status_window']}"
     )
     return res
+
+
+def prime(ctx: Context, spec: dict) -> None:
+    """One request per token to the first target before the load starts: a cached read is
+    measured on a warm cache (the warm-up alone may not reach every user of the pool)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = spec["targets"][0]
+    base = spec.get("host") or ctx.url
+
+    def one(token):
+        return ctx.http(spec.get("method", "GET"), target, token=token, base=base)[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(one, spec.get("tokens") or [None]))
+    bad = [s for s in statuses if s != 200]
+    if bad:
+        log(f"priming {target}: {len(bad)} of {len(statuses)} answers were not 200 (first: {bad[0]})")
 
 
 def run_ui(ctx: Context, scenarios) -> int:

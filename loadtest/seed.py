@@ -34,3 +34,15 @@ def create_users(n: int, *, prefix: str = "bench", stdout=print) -> list[dict]:
             stdout(f"bench: {i + 1}/{n} users")
     stdout(f"bench: {n} users with tokens in {time.monotonic() - started:.1f}s")
     return users
+
+
+def warm_auth_caches(users: list[dict]) -> None:
+    """Fill the token -> user id and user row caches the way the first request of each user
+    would, so every scenario measures logged-in users in steady state (their first request
+    after a cold cache costs two SQL queries; that is not what a storm looks like)."""
+    from usercenter.auth import cached_user, user_id_for_token
+
+    for u in users:
+        uid = user_id_for_token(u["token"])
+        if uid:
+            cached_user(uid)

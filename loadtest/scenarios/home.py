@@ -57,15 +57,16 @@ def publish_home(ctx) -> str:
     target = Path(settings.CDN_ROOT) / "home.json"
     try:
         from staticgen import services as sg
-
-        for name in ("publish_home", "home_publish", "publish_home_json", "render_home"):
-            fn = getattr(sg, name, None)
-            if callable(fn):
-                fn()
-                if target.exists():
-                    return f"published by staticgen.services.{name}"
     except ImportError:
-        pass
+        sg = None
+    if sg is not None and hasattr(sg, "publish"):
+        result = sg.publish(targets=["home.json"], force=True)
+        if target.exists():
+            target.chmod(0o644)
+            return "published by staticgen (`publish(targets=['home.json'])`)"
+        failed = getattr(result, "failed", None)
+        if failed:
+            raise SkipVariant(f"staticgen could not publish home.json: {failed}")
     status, body = ctx.http("GET", "/api/home/")
     if status != 200:
         raise SkipVariant(f"/api/home/ answered {status}; nothing to publish")

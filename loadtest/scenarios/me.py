@@ -14,7 +14,7 @@ class Me(Scenario):
         # A pool the warm-up fills: every request after it is a cache hit for the cached path.
         tokens = ctx.tokens(500)
         return [
-            Variant("cached", "surge", {"method": "GET", "targets": ["/api/me/"], "tokens": tokens}, ["/api/me/"],
+            Variant("cached", "surge", {"targets": ["/api/me/"], "tokens": tokens, "prime": True}, ["/api/me/"],
                     note="per-user Redis hash"),
             Variant("nocache", "baseline", {"method": "GET", "targets": ["/api/bench/me/nocache/"], "tokens": tokens},
                     ["/api/bench/me/nocache/"], note="DB every time"),

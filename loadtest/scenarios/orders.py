@@ -26,7 +26,8 @@ class OrderList(Scenario):
         p1, nc = "/api/orders/", "/api/bench/orders/nocache/"
         mix = [0.8, 0.2]
         return [
-            Variant("p1-cached", "surge", {"targets": [p1 + "?page=1"], "tokens": tokens}, [p1], note="Redis page 1"),
+            Variant("p1-cached", "surge", {"targets": [p1 + "?page=1"], "tokens": tokens, "prime": True}, [p1],
+                    note="Redis page 1"),
             Variant("p1-nocache", "baseline", {"targets": [nc + "?page=1"], "tokens": tokens}, [nc], note="DB"),
             Variant("browse", "surge", {"targets": [p1 + "?page=1", p1 + "?page=2"], "weights": mix, "tokens": tokens},
                     [p1], note="80% page 1, 20% page 2"),
