@@ -70,6 +70,11 @@ class ProfileAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # every user gets a profile at registration
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "avatar":
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def save_model(self, request, obj, form, change):
         # Through the service, so the cached hash shows the edit at once.
         services.profile_update(user_id=obj.user_id, **{k: form.cleaned_data[k] for k in form.changed_data})

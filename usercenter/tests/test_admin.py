@@ -1,0 +1,60 @@
+import pytest
+
+from project.redis import get_redis
+from usercenter import selectors, services
+from usercenter.models import Announcement, Profile
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, make_user):
+    admin = make_user("boss")
+    admin.is_staff = admin.is_superuser = True
+    admin.save(update_fields=["is_staff", "is_superuser"])
+    client.force_login(admin, backend="usercenter.auth.CachedUserBackend")
+    return client
+
+
+@pytest.mark.parametrize("model", ["announcement", "profile", "wallet", "ledgerentry", "apitoken"])
+def test_changelists_render(admin_client, user, model):
+    services.wallet_credit(user_id=user.pk, kind="adjustment", reference="a", amount_cents=1)
+    Announcement.objects.create(title="hello")
+    res = admin_client.get(f"/admin/usercenter/{model}/")
+    assert res.status_code == 200
+
+
+def test_rebuild_action_rebuilds_the_home_document_now(admin_client):
+    selectors.home_document()
+    a = Announcement.objects.create(title="rebuilt by action")
+    res = admin_client.post(
+        "/admin/usercenter/announcement/",
+        {"action": "rebuild_home_now", "_selected_action": [a.pk]},
+        follow=True,
+    )
+    assert "Home document rebuilt" in res.content.decode()
+    selectors.home_cache.clear_local()
+    assert selectors.home_document()["announcements"][0]["title"] == "rebuilt by action"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saving_an_announcement_schedules_a_rebuild_instead_of_rebuilding(admin_client):
+    doc = selectors.home_document()
+    res = admin_client.post(
+        "/admin/usercenter/announcement/add/", {"title": "queued", "body": "", "sort_order": "0", "is_active": "on"}
+    )
+    assert res.status_code == 302
+    assert get_redis().exists(services.HOME_REBUILD_PENDING_KEY)
+    selectors.home_cache.clear_local()
+    assert selectors.home_document() == doc  # requests keep reading the cache meanwhile
+
+
+@pytest.mark.django_db(transaction=True)
+def test_profile_edit_in_admin_refreshes_the_cached_hash(admin_client, user):
+    selectors.me_get(user_id=user.pk)
+    res = admin_client.post(
+        f"/admin/usercenter/profile/{user.pk}/change/", {"nickname": "Set by staff", "avatar": "", "bio": ""}
+    )
+    assert res.status_code == 302
+    assert Profile.objects.get(user=user).nickname == "Set by staff"
+    assert get_redis().hget(services.user_hash_key(user.pk), "nickname") == b"Set by staff"
