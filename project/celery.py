@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
@@ -35,3 +35,17 @@ def _task_done(**kwargs):
     from project import db_router
 
     db_router.end_request()
+
+
+@worker_ready.connect
+def _serve_worker_metrics(**kwargs):
+    """Serve the pool processes' metrics (queue events are counted there; aggregated through
+    PROMETHEUS_MULTIPROC_DIR) on WORKER_METRICS_PORT for Prometheus."""
+    port = int(os.environ.get("WORKER_METRICS_PORT") or 0)
+    if not port or not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    start_http_server(port, addr=os.environ.get("WORKER_METRICS_ADDR", "127.0.0.1"), registry=registry)

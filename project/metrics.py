@@ -13,6 +13,7 @@ import os
 from django.db.backends.signals import connection_created
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
 
 from project.counters import count_sql, snapshot
 
@@ -26,6 +27,7 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 CACHE_EVENTS = Counter("surge_cache_events_total", "Two-level cache events", ["namespace", "event"])
+DRAIN_ROUNDS = Counter("surge_queue_drain_rounds_total", "Drain rounds finished by the workers")
 QUEUE_EVENTS = Counter("surge_queue_events_total", "Reliable queue events", ["queue", "event"])
 
 
@@ -73,9 +75,35 @@ class RequestMetricsMiddleware:
         return response
 
 
+class StoreCollector:
+    """Read at scrape time: queue depths (one LLEN pipeline) and the router's replica view."""
+
+    def collect(self):
+        from project import db_router, queue
+
+        depth = GaugeMetricFamily("surge_queue_depth", "Events waiting per reliable queue family", labels=["queue"])
+        try:
+            for name, n in queue.depths().items():
+                depth.add_metric([name], n)
+        except Exception:  # noqa: BLE001, S110 - Redis down: no depth, the scrape still answers
+            pass
+        yield depth
+        status = db_router.replica_status()
+        yield GaugeMetricFamily(
+            "surge_replica_lag_seconds", "Replica replay lag seen by the router", value=status["lag"]
+        )
+        yield GaugeMetricFamily("surge_replica_ok", "1 while reads go to the replica", value=int(status["ok"]))
+
+
+_store_collector = StoreCollector()
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    DEFAULT_REGISTRY.register(_store_collector)
+
+
 def render_latest() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        registry.register(_store_collector)
         return generate_latest(registry)
     return generate_latest(DEFAULT_REGISTRY)

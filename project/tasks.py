@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from project import queue
+from project import metrics, queue
 from project.redis import RedisUnavailable, get_redis
 
 logger = logging.getLogger(__name__)
@@ -19,6 +19,7 @@ KICK_KEY = "queue:kick"
 def drain_queues():
     result = queue.drain_all(time_budget=DRAIN_TIME_BUDGET_SECONDS)
     queue.mark_drained()
+    metrics.DRAIN_ROUNDS.inc()
     return result
 
 

@@ -46,3 +46,35 @@ def test_metrics_add_up_over_several_gunicorn_workers(live_gunicorn):
     match = re.search(r'surge_http_requests_total\{status="200",view="bench-bare"\} ([0-9.e+]+)', text)
     assert match, text[:2000]
     assert float(match.group(1)) == 200  # both workers' counts, not one worker's
+
+
+def test_metrics_show_queue_depth_and_replica_view(live_gunicorn):
+    with urllib.request.urlopen(live_gunicorn.url + "/metrics", timeout=5) as res:
+        text = res.read().decode()
+    assert "surge_replica_ok 1.0" in text
+    assert "surge_replica_lag_seconds" in text
+    assert "# TYPE surge_queue_depth gauge" in text
+
+
+@pytest.mark.worker
+def test_the_worker_serves_its_queue_metrics(celery_worker_factory, tmp_path):
+    from project.tasks import drain_queues
+    from project.testing import free_port
+
+    port = free_port()
+    metrics_dir = tmp_path / "worker-metrics"
+    metrics_dir.mkdir()
+    celery_worker_factory("wm", WORKER_METRICS_PORT=port, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
+    drain_queues.delay()
+    deadline = time.monotonic() + 20
+    text = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as res:
+                text = res.read().decode()
+            if "surge_queue_drain_rounds_total 1.0" in text:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(text[:1000] or "worker metrics endpoint never answered")
