@@ -266,7 +266,8 @@ def pg_start(data: Path, port: int, name: str) -> None:
     chown_for_pg(logfile)
     res = run_pg(
         [str(pg_bin_dir() / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(data), "-l", str(logfile)],
-        check=False, quiet=True,
+        check=False,
+        quiet=True,
     )
     if res.returncode != 0:
         tail = "".join(logfile.read_text(errors="replace").splitlines(keepends=True)[-15:])
