@@ -269,7 +269,9 @@ def _publish(writer: CdnWriter, targets, result: PublishResult, *, dry_run: bool
         try:
             body = job.output.render_key(job.key)
         except Exception as exc:
-            logger.exception("rendering %s failed", job.path)
+            # One traceback per output is enough to debug; the same error on 300 products is noise.
+            first = not any(registry.find(p) and registry.find(p)[0] is job.output for p in result.failed)
+            logger.error("rendering %s failed: %s", job.path, exc, exc_info=first)
             result.failed[job.path] = f"{type(exc).__name__}: {exc}"
             desired.add(job.path)  # keep the last good file rather than delete it
             if progress:
