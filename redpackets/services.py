@@ -531,7 +531,7 @@ def campaign_reconcile(*, campaign_id: int, fix: bool = False) -> dict:
 
 def campaigns_reconcile_active(*, fix: bool = True) -> list[dict]:
     """Beat: reconcile every campaign whose queue the drain still watches."""
-    ids = sorted(int(m) for m in get_redis().smembers(keys.ACTIVE))
+    ids = active_campaign_ids()
     reports = []
     for cid in ids:
         try:
@@ -539,3 +539,8 @@ def campaigns_reconcile_active(*, fix: bool = True) -> list[dict]:
         except CampaignNotFound:
             get_redis().srem(keys.ACTIVE, cid)
     return reports
+
+
+def active_campaign_ids() -> list[int]:
+    """Campaigns whose queues the drain watches."""
+    return sorted(int(m) for m in get_redis().smembers(keys.ACTIVE))

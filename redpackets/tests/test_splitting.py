@@ -35,7 +35,7 @@ def test_each_double_average_share_is_below_twice_the_average_left_at_its_draw(t
     shares = splitting.double_average(total, count, random.Random(seed))
     left, n = total, count
     for share in shares[:-1]:
-        assert 1 <= share and share * n < 2 * left  # drawn from [1, 2M/N)
+        assert share >= 1 and share * n < 2 * left  # drawn from [1, 2M/N)
         assert share <= left - (n - 1)  # every later share keeps its cent
         left -= share
         n -= 1
