@@ -31,4 +31,4 @@ def test_a_cold_start_under_concurrent_http_requests_rebuilds_once_across_proces
     assert len({body for _, body in results}) == 1  # everyone got the same document
     events = _cache_events(live_gunicorn.url)
     assert events.get("rebuild") == 1, events  # two worker processes, one database rebuild
-    assert events.get("l1_hit", 0) > 250, events  # the rest mostly never left the process
+    assert events.get("l1_hit", 0) > 150, events  # most never left their process (L1 lives 3 s)
