@@ -219,23 +219,24 @@ def publish(
     started = time.monotonic()
     writer = CdnWriter(storage)
     result = PublishResult(dry_run=dry_run)
-    run = None
-    if not dry_run:
-        run = PublishRun.objects.create(
-            trigger=trigger, targets="\n".join(targets or []), backend=writer.description[:200]
-        )
-        result.run_id = run.pk
-    try:
-        with _publish_lock(lock_wait_seconds):
+    # The run is recorded once we hold the lock: waiting for another publisher is not a failure.
+    with _publish_lock(lock_wait_seconds):
+        run = None
+        if not dry_run:
+            run = PublishRun.objects.create(
+                trigger=trigger, targets="\n".join(targets or []), backend=writer.description[:200]
+            )
+            result.run_id = run.pk
+        try:
             _publish(writer, targets, result, dry_run=dry_run, force=force, progress=progress)
-    except Exception as exc:
+        except Exception as exc:
+            result.seconds = time.monotonic() - started
+            if run is not None:
+                _finish(run, result, error=f"{type(exc).__name__}: {exc}")
+            raise
         result.seconds = time.monotonic() - started
         if run is not None:
-            _finish(run, result, error=f"{type(exc).__name__}: {exc}")
-        raise
-    result.seconds = time.monotonic() - started
-    if run is not None:
-        _finish(run, result)
+            _finish(run, result)
     return result
 
 
