@@ -172,30 +172,6 @@ def campaign_status(*, campaign_id: int) -> dict | None:
     return out
 
 
-def campaign_progress(*, campaign_ids: list[int]) -> dict[int, dict]:
-    """Admin changelist: grabbed / persisted / remaining per campaign, one query and one Redis
-    round trip for the whole page."""
-    persisted = {
-        r["campaign_id"]: (r["n"], r["s"] or 0)
-        for r in Grab.objects.filter(campaign_id__in=campaign_ids)
-        .values("campaign_id")
-        .annotate(n=Count("id"), s=Sum("amount_cents"))
-        .order_by()
-    }
-    live = live_numbers(campaign_ids=campaign_ids)
-    out = {}
-    for cid in campaign_ids:
-        lv = live.get(cid)
-        n, s = persisted.get(cid, (0, 0))
-        out[cid] = {
-            "grabbed": lv["grabbed_count"] if lv else None,
-            "remaining": lv["remaining_count"] if lv else None,
-            "persisted": n,
-            "persisted_cents": s,
-        }
-    return out
-
-
 def user_balance(*, user_id: int) -> int | None:
     """The user's wallet balance through the user center (its cached hash; the DB when Redis is
     down). None when the user center cannot say."""
