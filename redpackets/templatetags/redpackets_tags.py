@@ -11,4 +11,4 @@ def rp_money(cents) -> str:
     cents = int(cents)
     sign = "-" if cents < 0 else ""
     cents = abs(cents)
-    return f"{sign}¥{cents // 100:,}.{cents % 100:02d}"
+    return f"{sign}¥{cents // 100}.{cents % 100:02d}"
