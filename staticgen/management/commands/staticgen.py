@@ -29,12 +29,12 @@ class Progress:
             self.last = now
             filled = int(BAR_WIDTH * done / max(total, 1))
             bar = "#" * filled + "." * (BAR_WIDTH - filled)
-            self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {path[:40]:<40}")
-            if done == total:
-                self.stream.write("\n")
+            line = f"\r{self.label} [{bar}] {done}/{total} {path[:40]:<40}"
+            # Django's OutputWrapper ends every write with a newline unless told otherwise.
+            self.stream.write(line, ending="\n" if done == total else "")
             self.stream.flush()
         elif done == total or done % LOG_EVERY == 0:
-            self.stream.write(f"{self.label} {done}/{total} {path}\n")
+            self.stream.write(f"{self.label} {done}/{total} {path}")
 
 
 class Command(BaseCommand):
