@@ -150,6 +150,8 @@ def product_changed(*, product_id: int) -> None:
             logger.warning("flash sale %s not refreshed after edit: %s", product_id, exc)
 
     transaction.on_commit(refresh, using="default")
+    # The home page's hot list shows products: one debounced rebuild, never a DB hit per request.
+    usercenter_services.home_rebuild_schedule()
 
 
 # ---------------------------------------------------------------- normal purchase

@@ -120,10 +120,27 @@ class TwoLevelCache:
         self._l1_set(key, value)
 
     def rebuild(self, key: str, compute: Callable[[], Any]) -> Any:
-        value = compute()
-        self._event("rebuild")
-        self.set(key, value)
-        return value
+        """Recompute and store now, under the same single-flight lock readers use (waiting up to
+        lock_seconds for a reader's refresh to finish), so a rebuild never runs beside one."""
+        client = get_redis()
+        token = self._try_lock(client, key)
+        deadline = time.monotonic() + self.lock_seconds
+        while token is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            token = self._try_lock(client, key)
+        try:
+            value = compute()
+            self._event("rebuild")
+            self.set(key, value)
+            return value
+        finally:
+            if token is not None:
+                self._unlock(client, key, token)
+
+    def peek(self, key: str) -> Any:
+        """The value in Redis, also when soft-expired; None when absent."""
+        envelope = self._load(get_redis().get(self.redis_key(key)))
+        return envelope[1] if envelope else None
 
     def delete(self, key: str) -> None:
         if self._l1 is not None:

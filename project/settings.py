@@ -82,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "project.context_processors.site",
+                "usercenter.context_processors.nav",
             ],
         },
     },
@@ -277,6 +278,14 @@ SIGNIN_STREAK_STEP_CAP = env.int("SIGNIN_STREAK_STEP_CAP", default=6)
 SIGNIN_BITMAP_TTL_SECONDS = env.int("SIGNIN_BITMAP_TTL_SECONDS", default=62 * 24 * 3600)
 SIGNIN_STATE_TTL_SECONDS = env.int("SIGNIN_STATE_TTL_SECONDS", default=7 * 24 * 3600)
 SIGNIN_REPAIR_SECONDS = env.int("SIGNIN_REPAIR_SECONDS", default=30)
+
+# User center: the per-user hash's life; the home document's L1 / soft / hard TTLs and how
+# long admin edits are gathered into one rebuild.
+USER_HASH_TTL_SECONDS = env.int("USER_HASH_TTL_SECONDS", default=3600)
+HOME_L1_SECONDS = env.float("HOME_L1_SECONDS", default=3)
+HOME_SOFT_SECONDS = env.int("HOME_SOFT_SECONDS", default=30)
+HOME_HARD_SECONDS = env.int("HOME_HARD_SECONDS", default=3600)
+HOME_REBUILD_DEBOUNCE_SECONDS = env.int("HOME_REBUILD_DEBOUNCE_SECONDS", default=5)
 
 # Orders: page-1 cache life; how long a process trusts its own "sold out" flag before asking
 # Redis again (a re-opened sale is seen everywhere within this); how early a due flash sale's

@@ -340,10 +340,9 @@ def home_document_fresh() -> dict:
 def _home_document_stored() -> dict | None:
     """The document currently in Redis (also when soft-expired), or None."""
     try:
-        envelope = home_cache._load(get_redis().get(home_cache.redis_key(HOME_KEY)))
+        return home_cache.peek(HOME_KEY)
     except RedisUnavailable:
         return None
-    return envelope[1] if envelope else None
 
 
 def home_document() -> dict:

@@ -6,7 +6,6 @@ import contextlib
 import importlib
 import logging
 import secrets
-import time
 from pathlib import Path
 
 from django.conf import settings
@@ -310,17 +309,7 @@ def home_rebuild(*, scheduled: bool = False) -> dict:
     if scheduled:
         # Saves after this point schedule a new rebuild; saves before it are in what we read.
         client.delete(HOME_REBUILD_PENDING_KEY)
-    cache_ = selectors.home_cache
-    deadline = time.monotonic() + cache_.lock_seconds
-    token = cache_._try_lock(client, selectors.HOME_KEY)
-    while token is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-        token = cache_._try_lock(client, selectors.HOME_KEY)
-    try:
-        document = cache_.rebuild(selectors.HOME_KEY, selectors.home_document_build)
-    finally:
-        if token is not None:
-            cache_._unlock(client, selectors.HOME_KEY, token)
+    document = selectors.home_cache.rebuild(selectors.HOME_KEY, selectors.home_document_build)
     pipe = client.pipeline(transaction=False)
     pipe.hincrby(HOME_REBUILD_INFO_KEY, "count", 1)
     pipe.hset(
