@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -289,6 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     stack = BenchStack(run_dir=run_dir, db_name=args.db_name, redis_db=args.redis_db, workers=args.workers)
     started = time.monotonic()
+
+    def terminated(signum, frame):
+        # The servers run in their own sessions: stop them on the way out (finally below).
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
+    signal.signal(signal.SIGHUP, terminated)
     try:
         return _run(args, stack, stamp, started)
     finally:
@@ -477,10 +485,18 @@ def run_ui(ctx: Context, scenarios) -> int:
         PY, "-m", "locust", "-f", str(ROOT / "loadtest" / "locustfile.py"), "--host", ctx.url,
         "--web-host", "127.0.0.1", "--web-port", str(port), "--class-picker",
     ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     try:
-        return subprocess.call(cmd, cwd=ROOT, env=env)
+        return proc.wait()
     except KeyboardInterrupt:
         return 0
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 if __name__ == "__main__":
