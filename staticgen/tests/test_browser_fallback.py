@@ -60,3 +60,22 @@ def test_surge_cdn_load_prefers_the_cdn_and_falls_back_on_miss_or_stale(page, cd
     assert too_old["source"] == "api"
     miss = load("/cdn/nothing.json", {})
     assert miss["source"] == "api" and "cdn miss" in miss["reason"] and miss["n"] == 1
+
+
+def test_surge_cdn_load_reads_a_product_from_the_cdn_and_the_api_without_it(page, cdn_root):
+    product = make_product(name="Compass")
+    services.publish(targets=[f"products/{product.pk}.json"])
+    page.goto("/")
+    page.add_script_tag(url="/static/staticgen/cdn.js")
+    updated = json.loads((cdn_root / f"products/{product.pk}.json").read_text())["updated_at"]
+
+    def load():
+        return page.evaluate(
+            "([id, updated]) => SurgeCDN.load('/cdn/products/' + id + '.json', '/api/products/' + id + '/',"
+            " {minGeneratedAt: updated}).then(r => ({source: r.source, name: r.data.name}))",
+            [product.pk, updated],
+        )
+
+    assert load() == {"source": "cdn", "name": "Compass"}
+    (cdn_root / f"products/{product.pk}.json").unlink()
+    assert load() == {"source": "api", "name": "Compass"}
