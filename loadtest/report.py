@@ -181,6 +181,21 @@ def machine_line(m: dict) -> str:
     )
 
 
+def loadgen_line(results: list[dict]) -> str:
+    rows = [r for r in results if r.get("loadgen_cpu_ms_per_req") and r.get("window_s")]
+    if not rows:
+        return ""
+    per_req = sorted(r["loadgen_cpu_ms_per_req"] for r in rows)
+    busiest = max(rows, key=lambda r: r["cpu_s"]["loadgen"] / r["window_s"])
+    share = busiest["cpu_s"]["loadgen"] / busiest["window_s"]
+    return (
+        f"The load generator shares the machine: Locust used {per_req[len(per_req) // 2]:.2f} ms of CPU per request "
+        f"(median over variants), up to {share:.0%} of one core (`{busiest['scenario']}.{busiest['name']}`). "
+        "Absolute req/s are therefore lower than a C load generator would show; the ratios within "
+        "the run and the server CPU per request are the figures to compare."
+    )
+
+
 def generated_md(doc: dict, json_path: Path, png_path: Path | None, md_dir: Path) -> str:
     def rel(p):
         try:
@@ -203,8 +218,11 @@ def generated_md(doc: dict, json_path: Path, png_path: Path | None, md_dir: Path
         table(doc["results"], markdown=True),
         "",
         "`*` marks the Surge path. SQL/req and Redis/req are counted by the server (`/metrics`), "
-        "CPU ms/req is the CPU time of the gunicorn processes (web) and of PostgreSQL + Redis "
-        "(db+redis) over the window divided by the requests the server counted.",
+        "CPU ms/req is the CPU time of the gunicorn processes (web; for `cdn-file` the static "
+        "server's) and of PostgreSQL + Redis (db+redis) over the window divided by the requests "
+        "the server counted.",
+        "",
+        loadgen_line(doc["results"]),
         "",
     ]
     if png_path:

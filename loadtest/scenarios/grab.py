@@ -196,6 +196,11 @@ class Grab(Scenario):
         if xb is not None:
             goals.append(Goal(self.name, "grab vs bare Django view (minimum)", ">= 0.65x", f"{xb:.2f}x", xb >= 0.65))
             goals.append(Goal(self.name, "grab vs bare Django view (goal)", ">= 0.70x", f"{xb:.2f}x", xb >= 0.70))
+        xa = s.get("x_bare_auth")
+        if xa is not None:
+            goals.append(
+                Goal(self.name, "(for reference) grab vs the authenticated bare view", "-", f"{xa:.2f}x", None)
+            )
         if n and not n.get("skipped") and n.get("rps"):
             ratio = s["rps"] / n["rps"]
             goals.append(Goal(self.name, "grab vs select_for_update baseline, req/s", ">= 4x", f"{ratio:.2f}x",
