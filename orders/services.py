@@ -25,6 +25,7 @@ from orders.serializers import ORDER_FIELDS, order_dict
 from project.queue import ReliableQueue, register_queue_family
 from project.redis import RedisUnavailable, get_redis, load_script
 from project.tasks import kick_drain
+from staticgen import services as staticgen_services
 from usercenter import services as usercenter_services
 
 logger = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ def order_create(*, user_id: int, product_id: int, quantity: int, idempotency_ke
                 token=token,
             )
             _orders_written(user_ids=[user_id])
-            transaction.on_commit(lambda: _forget_product(product_id), using="default")
+            _stock_changed(product_ids=[product_id])
     except IntegrityError:
         # The same key raced with itself: the loser's stock decrement rolled back with it.
         existing = _existing_order(token=token, user_id=user_id)
@@ -216,6 +217,19 @@ def order_create(*, user_id: int, product_id: int, quantity: int, idempotency_ke
 def _forget_product(product_id: int) -> None:
     with contextlib.suppress(RedisUnavailable):
         selectors.product_cache.delete(str(product_id))
+
+
+def _stock_changed(*, product_ids) -> None:
+    """Stock moved (a conditional UPDATE, which no signal sees): after commit drop the cached
+    product, and republish its CDN files (debounced: a burst of sales costs one publish)."""
+    product_ids = sorted(set(product_ids))
+
+    def forget():
+        for pid in product_ids:
+            _forget_product(pid)
+
+    transaction.on_commit(forget, using="default")
+    staticgen_services.publish_schedule([f"products/{pid}.{ext}" for pid in product_ids for ext in ("json", "html")])
 
 
 # ---------------------------------------------------------------- flash sale: buy
@@ -505,6 +519,7 @@ def flash_record_batch(queue_key: str, events: list[dict]) -> None:
             if taken:
                 pids = sorted(taken)
                 cursor.execute(_STOCK_UPDATE, [pids, [taken[p] for p in pids]])
+                _stock_changed(product_ids=pids)
         if _DRAIN_PAUSE_SECONDS:
             time.sleep(_DRAIN_PAUSE_SECONDS)
         user_ids = {uid for _oid, uid in created.values()}

@@ -287,6 +287,12 @@ HOME_SOFT_SECONDS = env.int("HOME_SOFT_SECONDS", default=30)
 HOME_HARD_SECONDS = env.int("HOME_HARD_SECONDS", default=3600)
 HOME_REBUILD_DEBOUNCE_SECONDS = env.int("HOME_REBUILD_DEBOUNCE_SECONDS", default=5)
 
+# Static generation: how long changes gather into one republish; the site URL in sitemap.xml;
+# the Host header renders use (default: the first of ALLOWED_HOSTS).
+STATICGEN_DEBOUNCE_SECONDS = env.float("STATICGEN_DEBOUNCE_SECONDS", default=2.0)
+STATICGEN_SITE_URL = env.str("STATICGEN_SITE_URL", default="http://localhost:8000")
+STATICGEN_RENDER_HOST = env.str("STATICGEN_RENDER_HOST", default="")
+
 # Orders: page-1 cache life; how long a process trusts its own "sold out" flag before asking
 # Redis again (a re-opened sale is seen everywhere within this); how early a due flash sale's
 # stock is loaded; how long a closed sale's keys linger for late polls.

@@ -79,3 +79,19 @@ def test_surge_cdn_load_reads_a_product_from_the_cdn_and_the_api_without_it(page
     assert load() == {"source": "cdn", "name": "Compass"}
     (cdn_root / f"products/{product.pk}.json").unlink()
     assert load() == {"source": "api", "name": "Compass"}
+
+
+def test_product_page_takes_its_data_from_the_cdn_and_from_the_api_without_it(page, cdn_root):
+    product = make_product(name="Compass", price_cents=1234)
+    services.publish(targets=[f"products/{product.pk}.json"])
+
+    def source():
+        page.goto(f"/products/{product.pk}/")
+        page.wait_for_selector("[data-testid=product][data-source]")
+        return page.get_attribute("[data-testid=product]", "data-source")
+
+    assert source() == "cdn"
+    assert page.inner_text("[data-testid=price]") == "¥12.34"
+    (cdn_root / f"products/{product.pk}.json").unlink()
+    assert source() == "api"
+    assert page.inner_text("[data-testid=price]") == "¥12.34"

@@ -89,4 +89,21 @@
   if (status && status.dataset.status === "pending") {
     pollToken(status.dataset.token, function () { window.location.reload(); });
   }
+
+  // Product data: the pre-rendered CDN file first (no app server touched), the API when the CDN
+  // misses or holds a copy older than this page's product.
+  var card = document.querySelector("[data-testid=product]");
+  if (card && window.SurgeCDN) {
+    var pid = card.dataset.productId;
+    SurgeCDN.load((card.dataset.cdn || "/cdn/") + "products/" + pid + ".json", "/api/products/" + pid + "/",
+                  { minGeneratedAt: card.dataset.updated })
+      .then(function (r) {
+        card.dataset.source = r.source;
+        var stock = card.querySelector("[data-testid=stock]");
+        if (stock) stock.textContent = r.data.in_stock ? r.data.stock + " in stock" : "Sold out";
+        var price = card.querySelector("[data-testid=price]");
+        if (price) { price.dataset.cents = r.data.price_cents; price.textContent = Surge.money(r.data.price_cents); }
+      })
+      .catch(function () { card.dataset.source = "server"; });
+  }
 })();
