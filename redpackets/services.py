@@ -414,7 +414,13 @@ def grab_record_batch(queue_key: str, events: list[dict]) -> None:
 
 
 def _forget_users(user_ids: list[int]) -> None:
-    """The grab count and total in the users' cached hashes changed: drop those fields."""
+    """The grab count and total in the users' cached hashes changed: drop those fields. One
+    HDEL per user is about a third of a 500-event batch's time; a pipelined batch version in
+    the user center is used as soon as it exists."""
+    forget_many = getattr(usercenter_services, "user_hash_forget_many", None)
+    if forget_many is not None:
+        forget_many(user_ids=user_ids, fields=USER_HASH_FIELDS)
+        return
     for uid in user_ids:
         usercenter_services.user_hash_forget(user_id=uid, fields=USER_HASH_FIELDS)
 
