@@ -72,6 +72,7 @@ GENERIC = (
 
 def summarize(raw: Path) -> dict:
     leaf = Counter()
+    leaf_fn = Counter()
     inclusive = Counter()
     total = 0
     for line in raw.read_text(errors="replace").splitlines():
@@ -86,10 +87,11 @@ def summarize(raw: Path) -> dict:
             continue
         total += n
         leaf[_package(frames[-1])] += n
+        leaf_fn[frames[-1].rsplit(":", 1)[0] + ")"] += n
         for f in set(frames):
             inclusive[f] += n
     if not total:
-        return {"samples": 0, "by_package": [], "inclusive": []}
+        return {"samples": 0, "by_package": [], "inclusive": [], "self": []}
     # Inclusive shares of the frames that say something: the request handling below gunicorn
     # (middleware, views, services, clients), without the generic wrappers every request has.
     interesting = [(name, n / total) for name, n in inclusive.most_common(200) if not any(g in name for g in GENERIC)]
@@ -97,6 +99,7 @@ def summarize(raw: Path) -> dict:
         "samples": total,
         "by_package": [(k, v / total) for k, v in leaf.most_common(12)],
         "inclusive": interesting[:20],
+        "self": [(k, v / total) for k, v in leaf_fn.most_common(10)],
     }
 
 

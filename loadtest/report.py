@@ -128,10 +128,16 @@ def profiles_text(profiles: dict, markdown: bool = False) -> str:
             out.append("| function (inclusive) | share |")
             out.append("| --- | --- |")
             out += [f"| `{name}` | {share:.0%} |" for name, share in p["inclusive"][:14]]
+            out.append("")
+            out.append("| function (self: the frame on top of the stack) | share |")
+            out.append("| --- | --- |")
+            out += [f"| `{name}` | {share:.0%} |" for name, share in p.get("self", [])[:10]]
         else:
             out += [f"    {share:5.0%}  {name}" for name, share in p["by_package"]]
             out.append("  inclusive:")
             out += [f"    {share:5.0%}  {name}" for name, share in p["inclusive"][:14]]
+            out.append("  self:")
+            out += [f"    {share:5.0%}  {name}" for name, share in p.get("self", [])[:10]]
         out.append("")
     return "\n".join(out)
 

@@ -100,3 +100,31 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(interval)
+
+
+def server_cpu_ms(r: dict) -> float | None:
+    """CPU the whole server side spent per request: web + PostgreSQL/Redis + the Celery worker
+    (the Surge paths move work to the worker; it must be counted)."""
+    parts = [r.get(f"{k}_cpu_ms_per_req") for k in ("web", "stores", "worker")]
+    if parts[0] is None:
+        return None
+    return sum(p or 0.0 for p in parts)
+
+
+def cpu_ratio_goal(scenario: str, surge: dict | None, naive: dict | None) -> list[Goal]:
+    """For reference: the naive/Surge ratio of server CPU per request, i.e. the throughput ratio
+    a load generator off this box would see when both are CPU-bound."""
+    if not _usable(surge) or not _usable(naive):
+        return []
+    a, b = server_cpu_ms(surge), server_cpu_ms(naive)
+    if not a or not b:
+        return []
+    return [
+        Goal(
+            scenario,
+            "(for reference) server CPU per request, web + db/redis + worker: baseline / Surge",
+            "-",
+            f"{b:.2f} / {a:.2f} ms = {b / a:.2f}x",
+            None,
+        )
+    ]

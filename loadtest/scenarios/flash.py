@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 
-from loadtest.scenarios import Goal, Scenario, Variant, wait_until
+from loadtest.scenarios import Goal, Scenario, Variant, cpu_ratio_goal, wait_until
 
 LIMIT = 1
 
@@ -146,4 +146,5 @@ class FlashBuy(Scenario):
         return [
             Goal(self.name, "flash buy vs the locked baseline (orientation, like the grab)", ">= 4x",
                  f"{ratio:.2f}x", ratio >= 4),
+            *cpu_ratio_goal(self.name, s, n),
         ]  # fmt: skip

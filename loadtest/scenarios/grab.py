@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 
-from loadtest.scenarios import Goal, Scenario, Variant, wait_until
+from loadtest.scenarios import Goal, Scenario, Variant, cpu_ratio_goal, wait_until
 
 CENTS_PER_SHARE = 100
 
@@ -209,6 +209,7 @@ class Grab(Scenario):
                 pr = s["p99_ms"] / n["p99_ms"]
                 goals.append(Goal(self.name, f"grab p99 vs baseline p99 at {s['users']} clients", "<= 0.25x",
                                   f"{s['p99_ms']:.0f} / {n['p99_ms']:.0f} ms = {pr:.2f}x", pr <= 0.25))  # fmt: skip
+        goals += cpu_ratio_goal(self.name, s, n)
         if s.get("sql_per_req") is not None:
             goals.append(Goal(self.name, "grab runs no SQL", "0 SQL/req", f"{s['sql_per_req']:.3f}",
                               s["sql_per_req"] < 0.005))  # fmt: skip
