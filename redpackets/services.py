@@ -316,7 +316,9 @@ def grab_naive(*, user_id: int, campaign_id: int) -> GrabResult:
     (SELECT ... FOR UPDATE); the share is the next of the stored pre-split shares, the wallet is
     credited in the same transaction. Correct, and as slow as one row lock allows."""
     with transaction.atomic(using="default"):
-        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+        # The lock everyone queues on. The stored shares (up to MAX_COUNT of them) stay in the
+        # database: the baseline reads just the one it hands out.
+        campaign = Campaign.objects.select_for_update().defer("shares").filter(pk=campaign_id).first()
         if campaign is None:
             return GrabResult(404, {"detail": _UNKNOWN})
         now = timezone.now()
@@ -332,7 +334,9 @@ def grab_naive(*, user_id: int, campaign_id: int) -> GrabResult:
         taken = Grab.objects.filter(campaign_id=campaign_id).count()
         if taken >= campaign.count:
             return GrabResult(410, {"detail": _SOLD_OUT, "reason": "sold_out", "packet_id": campaign_id})
-        amount = int(campaign.shares[taken])
+        cursor = connections["default"].cursor()
+        cursor.execute("SELECT (shares ->> %s)::bigint FROM redpackets_campaign WHERE id = %s", [taken, campaign_id])
+        amount = int(cursor.fetchone()[0])
         Grab.objects.create(campaign_id=campaign_id, user_id=user_id, amount_cents=amount, grabbed_at=now)
         usercenter_services.wallet_credit(
             user_id=user_id, kind=GRAB_KIND, reference=f"rp:{campaign_id}:{user_id}", amount_cents=amount

@@ -22,11 +22,13 @@ def make_campaign(*, total=10_000, count=10, starts_in=-60, lasts=3600, open=Tru
     )
 
 
-def make_grabbers(n: int, prefix: str) -> list[tuple[int, str]]:
-    """n users with bearer tokens, fast (bulk insert; the drain creates wallets as needed)."""
+def make_grabbers(n: int, prefix: str, token_for=None) -> list[tuple[int, str]]:
+    """n users with bearer tokens (from the `token_for` fixture when given), fast: users are
+    bulk inserted (the drain creates wallets as needed)."""
     user_model = get_user_model()
     with transaction.atomic():
         users = user_model.objects.bulk_create(
             [user_model(username=f"{prefix}{i}", password="!") for i in range(n)], batch_size=500
         )
-        return [(u.pk, usercenter_services.token_issue(user_id=u.pk, name="storm")) for u in users]
+        issue = token_for or (lambda u: usercenter_services.token_issue(user_id=u.pk, name="storm"))
+        return [(u.pk, issue(u)) for u in users]

@@ -65,9 +65,11 @@ def assert_persisted_exactly(campaign, won: dict[int, int]) -> None:
     assert report["ok"], report
 
 
-def test_2000_concurrent_grabs_by_500_users_on_300_shares_pay_exactly_the_total(live_gunicorn, celery_worker):
+def test_2000_concurrent_grabs_by_500_users_on_300_shares_pay_exactly_the_total(
+    live_gunicorn, celery_worker, token_for
+):
     campaign = make_campaign(total=300_00, count=300)
-    grabbers = make_grabbers(500, "storm")
+    grabbers = make_grabbers(500, "storm", token_for)
     attempts = grabbers * 4
     random.Random(7).shuffle(attempts)
     results = storm_http(f"{live_gunicorn.url}/api/redpackets/{campaign.pk}/grab/", attempts)
