@@ -188,6 +188,12 @@ def run_variant(ctx: Context, scenario, variant, *, users: int, warmup: float, d
     else:
         res["sql_per_req"] = res["redis_per_req"] = None
     res["error_rate"] = res["failures"] / res["requests"] if res["requests"] else None
+    # CPU the rest of the machine used during the window (other people's work is noise here).
+    window = res.get("window_s") or 0
+    if window and res.get("box_busy_s") is not None:
+        ours = sum(res["cpu_s"].values())
+        res["other_cpu_share"] = max(0.0, res["box_busy_s"] - ours) / (window * (os.cpu_count() or 1))
+        res["box_busy_share"] = res["box_busy_s"] / (window * (os.cpu_count() or 1))
     res["extra"] = {}
     return res
 

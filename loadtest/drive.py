@@ -26,6 +26,11 @@ from loadtest import locustfile
 from loadtest.probes import cpu_delta, cpu_snapshot, expand, scrape
 
 
+def _busy(t) -> float:
+    """Machine-wide CPU seconds not idle (all cores)."""
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
 def _ints(s: str) -> list[int]:
     return [int(x) for x in s.split(",") if x.strip()]
 
@@ -68,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             "worker": cpu_snapshot(expand(worker)),
             "stores": cpu_snapshot(expand(stores)),
             "loadgen": cpu_snapshot([psutil.Process().pid], with_children=False),
+            "box": psutil.cpu_times(),
         }
 
     env.stats.reset_all()
@@ -96,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "errors": [{"error": str(e.error)[:200], "count": e.occurrences} for e in env.stats.errors.values()][:10],
         "status_window": dict(locustfile.STATUS_WINDOW.get(args.variant, {})),
         "cpu_s": {k: cpu_delta(s0[k], s1[k]) for k in ("web", "worker", "stores", "loadgen")},
+        "box_busy_s": _busy(s1["box"]) - _busy(s0["box"]),
         "metrics_before": s0["metrics"],
         "metrics_after": s1["metrics"],
     }

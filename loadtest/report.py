@@ -202,6 +202,20 @@ def loadgen_line(results: list[dict]) -> str:
     )
 
 
+def other_line(results: list[dict]) -> str:
+    rows = [r for r in results if r.get("other_cpu_share") is not None]
+    if not rows:
+        return ""
+    worst = max(rows, key=lambda r: r["other_cpu_share"])
+    mean = sum(r["other_cpu_share"] for r in rows) / len(rows)
+    busy = sum(r.get("box_busy_share", 0) for r in rows) / len(rows)
+    return (
+        f"The machine was {busy:.0%} busy on average during the windows; processes outside the bench "
+        f"used {mean:.1%} of it on average, {worst['other_cpu_share']:.1%} at most "
+        f"(`{worst['scenario']}.{worst['name']}`)."
+    )
+
+
 def generated_md(doc: dict, json_path: Path, png_path: Path | None, md_dir: Path) -> str:
     def rel(p):
         try:
@@ -229,6 +243,8 @@ def generated_md(doc: dict, json_path: Path, png_path: Path | None, md_dir: Path
         "the server counted.",
         "",
         loadgen_line(doc["results"]),
+        "",
+        other_line(doc["results"]),
         "",
     ]
     if png_path:
