@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from project.api import error, json_response
 from project.redis import RedisUnavailable
 from redpackets import selectors, services
-from redpackets.serializers import CampaignOut, GrabOut
+from redpackets.serializers import CampaignListOut, CampaignOut, GrabListOut
 
 REDIS_DOWN = "Red packets are temporarily unavailable (cache service down). Please retry shortly."
 
@@ -34,7 +34,7 @@ def grab(request, campaign_id: int):
 class CampaignListApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: CampaignOut(many=True)})
+    @extend_schema(responses={200: CampaignListOut})
     def get(self, request):
         return Response({"results": selectors.campaign_list()})
 
@@ -56,7 +56,7 @@ class CampaignDetailApi(APIView):
 
 
 class MyGrabsApi(APIView):
-    @extend_schema(responses={200: GrabOut(many=True)})
+    @extend_schema(responses={200: GrabListOut})
     def get(self, request):
         return Response({"results": selectors.user_grabs(user_id=request.user.pk)})
 

@@ -25,3 +25,11 @@ class GrabOut(serializers.Serializer):
     title = serializers.CharField()
     amount_cents = serializers.IntegerField()
     grabbed_at = serializers.DateTimeField()
+
+
+class CampaignListOut(serializers.Serializer):
+    results = CampaignOut(many=True)
+
+
+class GrabListOut(serializers.Serializer):
+    results = GrabOut(many=True)
