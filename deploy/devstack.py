@@ -416,12 +416,25 @@ def env_file() -> Path:
     return STACK_DIR / "stack.env"
 
 
+def _own_env() -> dict[str, str]:
+    """What this stack wrote last time (a child of a process that read it inherits it)."""
+    if not env_file().exists():
+        return {}
+    pairs = (line.split("=", 1) for line in env_file().read_text().splitlines() if "=" in line)
+    return {k: v for k, v in pairs}
+
+
+def _external(name: str) -> bool:
+    value = os.environ.get(name)
+    return bool(value) and value != _own_env().get(name)
+
+
 def want_pg() -> bool:
-    return not os.environ.get("DATABASE_URL")
+    return not _external("DATABASE_URL")
 
 
 def want_redis() -> bool:
-    return not os.environ.get("REDIS_URL")
+    return not _external("REDIS_URL")
 
 
 def up() -> None:

@@ -54,7 +54,7 @@ class TwoLevelCache:
         hard_seconds: int = 600,
         jitter: float = 0.1,
         lock_seconds: int = 10,
-        wait_seconds: float = 2.0,
+        wait_seconds: float = 10.0,
     ):
         self.namespace = namespace
         self.l1_seconds = l1_seconds
@@ -178,21 +178,29 @@ class TwoLevelCache:
             finally:
                 self._unlock(client, key, token)
         self._event("miss")
-        token = self._try_lock(client, key)
-        if token is not None:
-            try:
-                return self._recompute(client, key, compute)
-            finally:
-                self._unlock(client, key, token)
-        # Someone else is filling a cold key: wait for their value rather than pile onto the DB.
+        # A cold key: exactly one caller computes while the others wait for its value. Waiters
+        # also retry the lock, so a computer that died (its lock expired) is replaced by one
+        # waiter, not by all of them; only when Redis gives no answer in wait_seconds does a
+        # waiter compute on its own.
         deadline = time.monotonic() + self.wait_seconds
-        while time.monotonic() < deadline:
-            time.sleep(0.02)
+        while True:
+            token = self._try_lock(client, key)
+            if token is not None:
+                try:
+                    # Filled between our miss and our lock? Then that value is the answer.
+                    envelope = self._load(client.get(self.redis_key(key)))
+                    if envelope is not None:
+                        return envelope[1]
+                    return self._recompute(client, key, compute)
+                finally:
+                    self._unlock(client, key, token)
+            time.sleep(0.05)
             envelope = self._load(client.get(self.redis_key(key)))
             if envelope is not None:
                 return envelope[1]
-        self._event("fallback")
-        return compute()
+            if time.monotonic() > deadline:
+                self._event("fallback")
+                return compute()
 
     def _recompute(self, client, key: str, compute: Callable[[], Any]) -> Any:
         value = compute()
