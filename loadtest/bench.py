@@ -263,6 +263,8 @@ def parse_args(argv):
         help="comma list like grab.surge,me.cached (default: grab.surge and every Surge variant whose goal failed)",
     )
     p.add_argument("--write-md", action="store_true", default=None, help="update loadtest/RESULTS.md's table")
+    p.add_argument("--wrk", dest="wrk", action="store_true", default=None, help="cross-check with wrk (if installed)")
+    p.add_argument("--no-wrk", dest="wrk", action="store_false")
     p.add_argument("--ui-port", type=int, default=8089)
     args = p.parse_args(argv)
     q = args.quick
@@ -272,6 +274,8 @@ def parse_args(argv):
     args.bench_users = args.bench_users or (60 if q else 2000)
     if args.profile is None:
         args.profile = bool(args.profile_variants) or (not q and not args.ui)
+    if args.wrk is None:
+        args.wrk = not q and not args.ui
     if args.write_md is None:
         args.write_md = not q and not args.ui and args.scenario == "all"
     return args
@@ -356,6 +360,23 @@ def _run(args, stack: BenchStack, stamp: str, started: float) -> int:
     for scenario in scenarios:
         goals += scenario.goals(ctx, by_scenario.get(scenario.name, {}))
 
+    wrk_results: list[dict] = []
+    if args.wrk:
+        from loadtest import wrkcheck
+
+        if not wrkcheck.wrk_path():
+            log("wrk not installed (apt-get install wrk): no cross-check")
+        elif any(s.name in ("bare", "grab") for s in scenarios):
+            log(f"cross-check with wrk: bare, bare-auth, grab ({args.users} connections, {args.duration:g}s each)")
+            try:
+                wrk_results = wrkcheck.cross_check(ctx, scenarios, duration=args.duration, connections=args.users)
+            except Exception as exc:  # noqa: BLE001 - the Locust results stand on their own
+                log(f"wrk cross-check failed: {exc}")
+            for r in wrk_results:
+                for b in r.get("invariants_broken", []):
+                    broken.append(f"{r['scenario']}.{r['name']} (wrk): {b}")
+            goals += wrk_goals(wrk_results)
+
     profiles = {}
     if args.profile:
         from loadtest import profile as prof
@@ -378,6 +399,7 @@ def _run(args, stack: BenchStack, stamp: str, started: float) -> int:
         "results": results,
         "goals": [g.__dict__ for g in goals],
         "invariants_broken": broken,
+        "wrk": wrk_results,
         "profiles": profiles,
         "elapsed_s": round(time.monotonic() - started, 1),
     }
@@ -395,6 +417,10 @@ def _run(args, stack: BenchStack, stamp: str, started: float) -> int:
     print()
     print(table)
     print()
+    if wrk_results:
+        print("Cross-check with wrk (the load generator off the critical path):")
+        print(report.table(wrk_results))
+        print()
     print(report.goals_text(doc["goals"]))
     if profiles:
         print(report.profiles_text(profiles))
@@ -410,6 +436,27 @@ def _run(args, stack: BenchStack, stamp: str, started: float) -> int:
         print("!" * 72, file=sys.stderr)
         return 1
     return 0
+
+
+def wrk_goals(results: list[dict]) -> list:
+    from loadtest.scenarios import Goal
+
+    by = {r["name"]: r for r in results if r["scenario"] in ("bare", "grab")}
+    goals = []
+    s, n, b = by.get("surge"), by.get("naive"), by.get("bare")
+    if s and b and b.get("rps"):
+        x = s["rps"] / b["rps"]
+        goals.append(Goal("grab", "(wrk) grab vs bare Django view", ">= 0.65x (0.70x goal)", f"{x:.2f}x", x >= 0.65))
+    if s and n and n.get("rps"):
+        x = s["rps"] / n["rps"]
+        goals.append(Goal("grab", "(wrk) grab vs select_for_update baseline, req/s", ">= 4x", f"{x:.2f}x", x >= 4))
+        if s.get("p99_ms") and n.get("p99_ms"):
+            pr = s["p99_ms"] / n["p99_ms"]
+            goals.append(
+                Goal("grab", f"(wrk) grab p99 vs baseline p99 at {s['users']} connections", "<= 0.25x",
+                     f"{s['p99_ms']:.0f} / {n['p99_ms']:.0f} ms = {pr:.2f}x", pr <= 0.25)
+            )  # fmt: skip
+    return goals
 
 
 def measure(ctx: Context, scenario, variant, broken: list[str]) -> dict:

@@ -249,6 +249,16 @@ def generated_md(doc: dict, json_path: Path, png_path: Path | None, md_dir: Path
     ]
     if png_path:
         parts += [f"![throughput and p99 per scenario]({rel(png_path)})", ""]
+    if doc.get("wrk"):
+        parts += [
+            "### Cross-check with wrk",
+            "",
+            "The same requests from `wrk` (C; same connection count and duration, keep-alive attempted, "
+            "fresh packets, same invariants afterwards), so the load generator takes little of the two cores:",
+            "",
+            table(doc["wrk"], markdown=True),
+            "",
+        ]
     extras = [r for r in doc["results"] if r.get("extra")]
     for r in extras:
         lines = [f"- {k}: {v}" for k, v in r["extra"].items() if k != "series"]
