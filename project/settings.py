@@ -293,6 +293,14 @@ STATICGEN_DEBOUNCE_SECONDS = env.float("STATICGEN_DEBOUNCE_SECONDS", default=2.0
 STATICGEN_SITE_URL = env.str("STATICGEN_SITE_URL", default="http://localhost:8000")
 STATICGEN_RENDER_HOST = env.str("STATICGEN_RENDER_HOST", default="")
 
+# Red packets: grab attempts per user per packet per window (0 = off); how long a finished
+# campaign's Redis keys linger; the largest campaign an operator may create.
+REDPACKETS_GRAB_RATE_LIMIT = env.int("REDPACKETS_GRAB_RATE_LIMIT", default=10)
+REDPACKETS_GRAB_RATE_WINDOW_MS = env.int("REDPACKETS_GRAB_RATE_WINDOW_MS", default=1000)
+REDPACKETS_KEYS_GRACE_SECONDS = env.int("REDPACKETS_KEYS_GRACE_SECONDS", default=7 * 86400)
+REDPACKETS_MAX_COUNT = env.int("REDPACKETS_MAX_COUNT", default=100_000)
+REDPACKETS_MAX_TOTAL_CENTS = env.int("REDPACKETS_MAX_TOTAL_CENTS", default=10**12)
+
 # Orders: page-1 cache life; how long a process trusts its own "sold out" flag before asking
 # Redis again (a re-opened sale is seen everywhere within this); how early a due flash sale's
 # stock is loaded; how long a closed sale's keys linger for late polls.

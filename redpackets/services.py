@@ -22,6 +22,7 @@ from project.redis import RedisUnavailable, get_redis, load_script
 from project.tasks import kick_drain
 from redpackets import keys, splitting
 from redpackets.models import Campaign, Grab
+from staticgen import services as staticgen_services
 from usercenter import services as usercenter_services
 
 logger = logging.getLogger(__name__)
@@ -37,17 +38,15 @@ USER_HASH_FIELDS = ["grabs_count", "grabs_total_cents"]
 
 # A campaign's keys outlive its end by this long, so late clicks get 409/410 (not 404) and
 # reconciliation can still compare Redis with the database.
-KEYS_GRACE_SECONDS = int(getattr(settings, "REDPACKETS_KEYS_GRACE_SECONDS", 7 * 86400))
+KEYS_GRACE_SECONDS = settings.REDPACKETS_KEYS_GRACE_SECONDS
 # Per user and packet: at most this many grab attempts per window (0 turns it off). A person
 # clicks a few times a second at most; a script hammering the button gets 429 from inside the
 # grab script itself, so the limit costs no extra Redis round trip.
-GRAB_RATE_LIMIT = int(getattr(settings, "REDPACKETS_GRAB_RATE_LIMIT", os.environ.get("REDPACKETS_GRAB_RATE_LIMIT", 10)))
-GRAB_RATE_WINDOW_MS = int(
-    getattr(settings, "REDPACKETS_GRAB_RATE_WINDOW_MS", os.environ.get("REDPACKETS_GRAB_RATE_WINDOW_MS", 1000))
-)
+GRAB_RATE_LIMIT = settings.REDPACKETS_GRAB_RATE_LIMIT
+GRAB_RATE_WINDOW_MS = settings.REDPACKETS_GRAB_RATE_WINDOW_MS
 # Upper bounds that keep one campaign's Redis load and Lua scripts small.
-MAX_COUNT = int(getattr(settings, "REDPACKETS_MAX_COUNT", 100_000))
-MAX_TOTAL_CENTS = int(getattr(settings, "REDPACKETS_MAX_TOTAL_CENTS", 10**12))
+MAX_COUNT = settings.REDPACKETS_MAX_COUNT
+MAX_TOTAL_CENTS = settings.REDPACKETS_MAX_TOTAL_CENTS
 # Test hook only: a pause inside the drain's transaction, so a test can SIGKILL a worker
 # mid-batch. Never set in production.
 _DRAIN_PAUSE_SECONDS = float(os.environ.get("REDPACKETS_DRAIN_PAUSE_SECONDS", "0") or 0)
@@ -165,7 +164,14 @@ def campaign_open(*, campaign_id: int) -> dict:
         Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.DRAFT).update(
             status=Campaign.Status.OPEN, opened_at=timezone.now()
         )
+        _campaign_page_changed(campaign_id)
     return {"campaign_id": campaign_id, "loaded_now": bool(loaded_now), "shares_left": int(shares_left)}
+
+
+def _campaign_page_changed(campaign_id: int) -> None:
+    """Opening and closing are conditional UPDATEs (no save signal): republish the campaign's
+    CDN page (an upcoming campaign's page appears, a closed one's goes)."""
+    staticgen_services.publish_schedule([f"redpackets/{campaign_id}.html", "sitemap.xml"])
 
 
 def campaign_window_changed(*, campaign_id: int) -> None:
@@ -223,6 +229,8 @@ def campaign_close(*, campaign_id: int) -> dict:
             )
     if not campaign.owner_id and cents_left:
         logger.warning("campaign %s has no owner: %s cents left are not refunded", campaign_id, cents_left)
+    if claimed:
+        _campaign_page_changed(campaign_id)
     return _close_report(_get(campaign_id), already=not claimed)
 
 
@@ -418,15 +426,9 @@ def grab_record_batch(queue_key: str, events: list[dict]) -> None:
 
 
 def _forget_users(user_ids: list[int]) -> None:
-    """The grab count and total in the users' cached hashes changed: drop those fields. One
-    HDEL per user is about a third of a 500-event batch's time; a pipelined batch version in
-    the user center is used as soon as it exists."""
-    forget_many = getattr(usercenter_services, "user_hash_forget_many", None)
-    if forget_many is not None:
-        forget_many(user_ids=user_ids, fields=USER_HASH_FIELDS)
-        return
-    for uid in user_ids:
-        usercenter_services.user_hash_forget(user_id=uid, fields=USER_HASH_FIELDS)
+    """The grab count and total in the users' cached hashes changed: drop those fields (one
+    pipelined round trip for the whole batch)."""
+    usercenter_services.user_hash_forget_many(user_ids=user_ids, fields=USER_HASH_FIELDS)
 
 
 def grab_queue_keys() -> list[str]:

@@ -106,3 +106,15 @@ def test_an_older_wallet_refresh_never_overwrites_a_newer_one(user):
 def test_update_mode_does_not_create_a_hash(user):
     services.user_hash_write(user_id=user.pk, fields={"streak": 3})
     assert not get_redis().exists(user_hash_key(user.pk))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_credit_refreshes_every_cached_hash(make_user):
+    users = [make_user(f"h{i}") for i in range(5)]
+    for u in users:
+        services.user_hash_write(user_id=u.pk, fields={"balance_cents": 0, "wallet_version": 0}, mode="fill")
+    services.wallet_credit_batch(
+        entries=[{"user_id": u.pk, "kind": "adjustment", "reference": f"b{u.pk}", "amount_cents": 7} for u in users]
+    )
+    for u in users:
+        assert get_redis().hget(user_hash_key(u.pk), "balance_cents") == b"7"
