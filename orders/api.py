@@ -3,8 +3,6 @@ returning project.api.json_response; the product endpoints are DRF views."""
 
 from __future__ import annotations
 
-import json
-
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -12,27 +10,8 @@ from rest_framework.views import APIView
 
 from orders import selectors, services
 from orders.serializers import FlashBuyIn, OrderCreateIn, ProductOut
-from project.api import error, json_response
+from project.api import endpoint, error, json_body, json_response, redis_down
 from project.redis import RedisUnavailable
-
-REDIS_DOWN = "Flash sales are temporarily unavailable (cache service down). Please retry shortly."
-
-
-def _unauthenticated():
-    return error(401, "Authentication credentials were not provided.")
-
-
-def _body(request) -> dict | None:
-    """The JSON (or form) body as a dict; None when it is not parseable."""
-    if request.content_type == "application/json" or (request.body[:1] in (b"{", b"[")):
-        if not request.body:
-            return {}
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return data if isinstance(data, dict) else None
-    return request.POST.dict()
 
 
 def _order_error(exc: services.OrderError):
@@ -49,11 +28,10 @@ def parse_page(raw: str | None) -> int | None:
     return page if page >= 1 else None
 
 
+@endpoint("GET", "POST")
 def orders(request):
     """GET: the user's orders, 40 per page, newest first (page 1 cached; zero SQL on a hit).
     POST {product_id, quantity, idempotency_key}: a normal purchase."""
-    if not request.user.is_authenticated:
-        return _unauthenticated()
     if request.method == "GET":
         page = parse_page(request.GET.get("page"))
         if page is None:
@@ -62,13 +40,11 @@ def orders(request):
             return json_response(selectors.order_page(user_id=request.user.pk, page=page))
         except selectors.PageNotFound as exc:
             return error(404, str(exc))
-    if request.method == "POST":
-        return _order_create(request)
-    return error(405, "Method not allowed.")
+    return _order_create(request)
 
 
 def _order_create(request):
-    data = _body(request)
+    data = json_body(request)
     if data is None:
         return error(400, "The body must be a JSON object.")
     form = OrderCreateIn(data=data)
@@ -81,15 +57,12 @@ def _order_create(request):
     return json_response(order, status=201 if created else 200)
 
 
+@endpoint("POST")
 def flash_buy(request, product_id: int):
     """`POST /api/flash/<product_id>/buy/` {quantity}: 202 {token}; the order is written by the queue."""
-    if request.method != "POST":
-        return error(405, "Method not allowed.")
-    if not request.user.is_authenticated:
-        return _unauthenticated()
     quantity = 1
     if request.body:
-        data = _body(request)
+        data = json_body(request)
         if data is None:
             return error(400, "The body must be a JSON object.")
         form = FlashBuyIn(data=data)
@@ -101,16 +74,13 @@ def flash_buy(request, product_id: int):
     except services.OrderError as exc:
         return _order_error(exc)
     except RedisUnavailable:
-        return json_response({"detail": REDIS_DOWN}, status=503, headers={"Retry-After": "5"})
+        return redis_down("Flash sales are")
     return json_response({"token": token, "status": "pending"}, status=202)
 
 
+@endpoint("GET")
 def flash_order_status(request, token: str):
     """`GET /api/flash/orders/<token>/`: pending | created {order_id} | rejected (owner only)."""
-    if request.method != "GET":
-        return error(405, "Method not allowed.")
-    if not request.user.is_authenticated:
-        return _unauthenticated()
     status = selectors.flash_token_status(token=token, user_id=request.user.pk)
     if status is None:
         return error(404, "Unknown order token.")
@@ -145,22 +115,18 @@ class ProductDetailApi(APIView):
 # ---------------------------------------------------------------- naive baselines (bench_urls)
 
 
+@endpoint("GET")
 def bench_orders_nocache(request):
     """Page N always from the database: what the cache saves."""
-    if not request.user.is_authenticated:
-        return _unauthenticated()
     page = parse_page(request.GET.get("page"))
     if page is None:
         return error(400, "page must be a whole number of at least 1.")
     return json_response(selectors.order_page_db(user_id=request.user.pk, page=page))
 
 
+@endpoint("POST")
 def bench_flash_naive(request, product_id: int):
     """The flash buy done the obvious way: lock the product row, check, write the order."""
-    if request.method != "POST":
-        return error(405, "Method not allowed.")
-    if not request.user.is_authenticated:
-        return _unauthenticated()
     try:
         order = services.flash_buy_naive(user_id=request.user.pk, product_id=product_id, quantity=1)
     except services.OrderError as exc:

@@ -8,26 +8,21 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.api import error, json_response
+from project.api import endpoint, json_response, redis_down
 from project.redis import RedisUnavailable
 from redpackets import selectors, services
 from redpackets.serializers import CampaignListOut, CampaignOut, GrabListOut
 
-REDIS_DOWN = "Red packets are temporarily unavailable (cache service down). Please retry shortly."
 
-
+@endpoint("POST")
 def grab(request, campaign_id: int):
     """`POST /api/redpackets/<id>/grab/`: 200 {amount_cents, packet_id}, 409 already grabbed
     (with the amount), 410 sold out / ended, 425 not started, 404 unknown, 429 throttled,
     503 Redis down. The Grab row and the wallet credit are written by the queue drain."""
-    if request.method != "POST":
-        return error(405, "Method not allowed.")
-    if not request.user.is_authenticated:
-        return error(401, "Authentication credentials were not provided.")
     try:
         result = services.grab(user_id=request.user.pk, campaign_id=campaign_id)
     except RedisUnavailable:
-        return json_response({"detail": REDIS_DOWN}, status=503, headers={"Retry-After": "5"})
+        return redis_down("Red packets are")
     return json_response(result.body, status=result.status, headers=result.headers)
 
 
@@ -64,12 +59,9 @@ class MyGrabsApi(APIView):
 # ---------------------------------------------------------------- naive baseline (bench_urls)
 
 
+@endpoint("POST")
 def bench_grab_naive(request, campaign_id: int):
     """The grab done the obvious way: lock the campaign row, check, write the row and the
     wallet credit in the request."""
-    if request.method != "POST":
-        return error(405, "Method not allowed.")
-    if not request.user.is_authenticated:
-        return error(401, "Authentication credentials were not provided.")
     result = services.grab_naive(user_id=request.user.pk, campaign_id=campaign_id)
     return json_response(result.body, status=result.status, headers=result.headers)

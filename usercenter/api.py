@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.api import error, json_response
+from project.api import endpoint, error, json_response
 from usercenter import selectors, services
 from usercenter.auth import bearer_token
 from usercenter.serializers import CredentialsIn, RegisterOut, TokenOut
@@ -57,12 +57,9 @@ class LogoutApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@endpoint("GET")
 def whoami(request):
     """`GET /api/auth/whoami/`: who the session or token belongs to. Zero SQL on a cache hit."""
-    if request.method != "GET":
-        return error(405, "Method not allowed.")
-    if not request.user.is_authenticated:
-        return error(401, "Authentication credentials were not provided.")
     return json_response({"id": request.user.pk, "username": request.user.username})
 
 
@@ -83,14 +80,11 @@ def _me_patch(request):
     return json_response(selectors.me_get(user_id=request.user.pk))
 
 
+@endpoint("GET", "PATCH")
 def me(request):
     """`GET /api/me/`: the per-user Redis hash (zero SQL on a hit). `PATCH`: edit the profile."""
-    if not request.user.is_authenticated:
-        return error(401, "Authentication credentials were not provided.")
     if request.method == "PATCH":
         return _me_patch(request)
-    if request.method != "GET":
-        return error(405, "Method not allowed.")
     try:
         return json_response(selectors.me_get(user_id=request.user.pk))
     except selectors.UserNotFound:
@@ -106,12 +100,9 @@ def _page_param(request) -> int | None:
     return page if 1 <= page <= selectors.LEDGER_MAX_PAGE else None
 
 
+@endpoint("GET")
 def me_ledger(request):
     """`GET /api/me/ledger/?page=N`: the user's ledger, newest first, from the database."""
-    if not request.user.is_authenticated:
-        return error(401, "Authentication credentials were not provided.")
-    if request.method != "GET":
-        return error(405, "Method not allowed.")
     page = _page_param(request)
     if page is None:
         return error(400, f"page must be a whole number from 1 to {selectors.LEDGER_MAX_PAGE}.")
@@ -121,11 +112,10 @@ def me_ledger(request):
         return error(404, str(exc))
 
 
+@endpoint("GET", auth=False)
 def home(request):
     """`GET /api/home/`: the shared home document; an L1 hit costs no SQL and no Redis call.
     The same JSON is published to the CDN as `home.json`."""
-    if request.method != "GET":
-        return error(405, "Method not allowed.")
     return HttpResponse(selectors.home_document_json(), content_type="application/json")
 
 
@@ -140,9 +130,8 @@ def bench_home_nocache(request):
     return json_response(selectors.home_document_fresh())
 
 
+@endpoint("GET")
 def bench_me_nocache(request):
-    if not request.user.is_authenticated:
-        return error(401, "Authentication credentials were not provided.")
     try:
         return json_response(selectors.me_from_db(user_id=request.user.pk))
     except selectors.UserNotFound:

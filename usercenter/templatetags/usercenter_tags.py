@@ -1,17 +1,9 @@
 from django import template
 
+from project.templatetags.surge import money
+
 register = template.Library()
-
-
-@register.filter
-def money(cents) -> str:
-    """Integer cents as the site shows money (the same as Surge.money in site.js)."""
-    try:
-        cents = int(cents)
-    except (TypeError, ValueError):
-        return ""
-    sign = "-" if cents < 0 else ""
-    return f"{sign}¥{abs(cents) // 100}.{abs(cents) % 100:02d}"
+register.filter("money", money)
 
 
 @register.filter
