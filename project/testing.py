@@ -167,3 +167,12 @@ class CaptureAll:
     @property
     def count(self) -> int:
         return len(self.queries)
+
+
+def browser_login(page, username: str, password: str = "surge-pass-123", next_url: str = "") -> None:  # noqa: S107
+    """Log in through the real login form and wait until the navigation shows the user."""
+    page.goto("/login/" + (f"?next={next_url}" if next_url else ""))
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=nav-user]")

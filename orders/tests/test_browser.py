@@ -4,23 +4,16 @@ from orders import services
 from orders.models import Product
 from orders.tests.factories import make_flash_product, make_orders, make_product
 from project.queue import drain_all
+from project.testing import browser_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, username, password="surge-pass-123"):
-    page.goto("/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-testid=nav-user]")
 
 
 def test_buy_a_product_and_see_it_at_the_top_of_my_orders(page, make_user):
     user = make_user("shopper")
     make_orders(user=user, product=make_product(name="Old purchase"), count=3)
     product = make_product(name="Shiny Teapot", stock=3, price_cents=2599)
-    log_in(page, "shopper")
+    browser_login(page, "shopper")
     page.goto("/orders/")  # page 1 is now cached without the teapot
     assert page.get_by_test_id("order-row").count() == 3
     page.goto(f"/products/{product.pk}/")
@@ -55,7 +48,7 @@ def test_flash_buy_shows_the_countdown_then_the_created_order(page, make_user):
     make_user("flasher")
     product = make_flash_product(name="Flash Kettle", stock=3)
     services.flash_open(product_id=product.pk)
-    log_in(page, "flasher")
+    browser_login(page, "flasher")
     page.goto(f"/products/{product.pk}/")
     page.wait_for_function("document.querySelector('[data-testid=countdown]').textContent.startsWith('Live')")
     page.get_by_test_id("buy").click()

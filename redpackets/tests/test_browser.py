@@ -3,17 +3,10 @@
 import pytest
 
 from project.queue import drain_all
+from project.testing import browser_login
 from redpackets.tests.factories import make_campaign
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, username, password="surge-pass-123"):
-    page.goto("/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-testid=nav-user]")
 
 
 def money(cents: int) -> str:
@@ -23,7 +16,7 @@ def money(cents: int) -> str:
 def test_grab_shows_the_amount_then_the_balance_goes_up(page, make_user):
     make_user("grabber")
     campaign = make_campaign(total=5000, count=5, title="Browser packet")
-    log_in(page, "grabber")
+    browser_login(page, "grabber")
     page.goto("/redpackets/")
     page.get_by_test_id("campaign").first.click()
     page.wait_for_url(f"**/redpackets/{campaign.pk}/")
@@ -47,7 +40,7 @@ def test_grab_shows_the_amount_then_the_balance_goes_up(page, make_user):
 def test_a_packet_not_open_yet_shows_the_reason(page, make_user):
     make_user("early")
     campaign = make_campaign(starts_in=3600)
-    log_in(page, "early")
+    browser_login(page, "early")
     page.goto(f"/redpackets/{campaign.pk}/")
     assert page.get_by_test_id("countdown").inner_text().startswith("Opens in")
     page.get_by_test_id("grab").click()

@@ -1,5 +1,6 @@
 import pytest
 
+from project.testing import browser_login
 from signin import rules
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -7,10 +8,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_sign_in_from_the_calendar_page_and_see_today_marked(page, make_user):
     make_user("walker", password="a-long-password-1")
-    page.goto("/login/?next=/signin/")
-    page.fill("input[name=username]", "walker")
-    page.fill("input[name=password]", "a-long-password-1")
-    page.click("button[type=submit]")
+    browser_login(page, "walker", "a-long-password-1", next_url="/signin/")
     page.wait_for_url("**/signin/")
 
     today = rules.today().isoformat()

@@ -1,14 +1,13 @@
 import pytest
 
+from project.testing import browser_login
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_edit_the_nickname_and_see_it_in_the_navigation(page, make_user):
     make_user("nina", password="surge-pass-123")
-    page.goto("/login/")
-    page.fill("input[name=username]", "nina")
-    page.fill("input[name=password]", "surge-pass-123")
-    page.click("button[type=submit]")
+    browser_login(page, "nina")
     page.goto("/me/")
     nav = page.locator("[data-testid=nav-user]")
     assert nav.inner_text() == "nina"
@@ -25,10 +24,7 @@ def test_edit_the_nickname_and_see_it_in_the_navigation(page, make_user):
 
 def test_a_bad_avatar_shows_the_field_message(page, make_user):
     make_user("otto", password="surge-pass-123")
-    page.goto("/login/")
-    page.fill("input[name=username]", "otto")
-    page.fill("input[name=password]", "surge-pass-123")
-    page.click("button[type=submit]")
+    browser_login(page, "otto")
     page.goto("/me/")
     page.fill("[data-testid=profile-avatar]", "javascript:alert(1)")
     page.click("[data-testid=profile-save]")
