@@ -2,7 +2,7 @@
 // missing, broken or older than what the server already rendered into the page.
 (function () {
   var root = document.getElementById("home-data");
-  if (!root || !window.Surge) return;
+  if (!root || !window.Surge || !window.SurgeCDN) return;
   var el = Surge.el;
   var pageVersion = Number(root.dataset.version || 0);
 
@@ -45,19 +45,9 @@
     return doc && typeof doc.version === "number" && Array.isArray(doc.products) && doc.version >= pageVersion;
   }
 
-  async function load() {
-    try {
-      var res = await fetch((root.dataset.cdn || "/cdn/") + "home.json", { cache: "no-cache" });
-      if (res.ok) {
-        var doc = await res.json();
-        if (usable(doc)) return render(doc, "cdn");
-      }
-    } catch (e) { /* no CDN copy: ask the API */ }
-    try {
-      var api = await Surge.api("GET", "/api/home/");
-      if (api.ok && api.data) render(api.data, "api");
-    } catch (e) { /* keep what the server rendered */ }
-  }
-
-  load();
+  // SurgeCDN (staticgen/cdn.js): the CDN file with a short timeout, the API when it misses or
+  // is older than the version the server rendered into the page.
+  SurgeCDN.load((root.dataset.cdn || "/cdn/") + "home.json", "/api/home/", { minVersion: pageVersion, timeoutMs: 1500 })
+    .then(function (r) { if (usable(r.data)) render(r.data, r.source); })
+    .catch(function () { /* keep what the server rendered */ });
 })();
