@@ -36,7 +36,10 @@
     var items = (doc.products || []).map(product);
     if (!items.length) items = [el("p", { "class": "muted", "data-testid": "no-products" }, "No products yet.")];
     grid.replaceChildren.apply(grid, items);
-    root.querySelector("[data-testid=home-generated]").textContent = doc.generated_at || "";
+    var stamp = root.querySelector("[data-testid=home-generated]");
+    stamp.setAttribute("datetime", doc.generated_at || "");
+    // "2026-11-25T18:05:31+08:00" -> "2026-11-25 18:05" (already in the site's zone), as the server writes it
+    stamp.textContent = (doc.generated_at || "").slice(0, 16).replace("T", " ");
     root.dataset.version = doc.version;
     root.dataset.source = source;
   }
