@@ -55,6 +55,9 @@ def _clean_redis_and_caches():
 
     for instance in list(two_level.TwoLevelCache.instances()):
         instance.clear_local()
+    from usercenter import auth
+
+    auth.clear_local()
     db_router.reset_replica_status()
     db_router.end_request()
     yield

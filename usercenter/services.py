@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
 import secrets
@@ -10,12 +9,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
 
 from project.redis import RedisUnavailable, get_redis, load_script
-from usercenter.auth import hash_token, token_cache_key
+from usercenter.auth import forget_token, hash_token
 from usercenter.models import ApiToken, Profile, Wallet
 
 logger = logging.getLogger(__name__)
@@ -72,8 +70,7 @@ def token_issue(*, user_id: int, name: str = "") -> str:
 def token_revoke(*, raw: str) -> bool:
     key_hash = hash_token(raw)
     deleted, _ = ApiToken.objects.filter(key_hash=key_hash).delete()
-    with contextlib.suppress(RedisUnavailable):
-        cache.delete(token_cache_key(key_hash))
+    forget_token(key_hash)
     return bool(deleted)
 
 
