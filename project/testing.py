@@ -176,3 +176,21 @@ def browser_login(page, username: str, password: str = "surge-pass-123", next_ur
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_selector("[data-testid=nav-user]")
+
+
+def wait_for_drain(queue_key: str, count_rows, expected: int, timeout: float = 60.0) -> None:
+    """Nudge the real workers (beat does this every second in production) until the queue and
+    its processing lists are empty and `count_rows()` reached `expected`."""
+    from project.queue import ReliableQueue
+    from project.tasks import drain_queues
+
+    queue = ReliableQueue(queue_key)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if queue.depth() == 0 and queue.in_flight() == 0 and count_rows() >= expected:
+            return
+        drain_queues.delay()
+        time.sleep(0.5)
+    raise AssertionError(
+        f"not drained: depth={queue.depth()} in_flight={queue.in_flight()} rows={count_rows()} expected={expected}"
+    )

@@ -14,6 +14,7 @@ from django.db import transaction
 from orders import keys, selectors, services
 from orders.models import Order, Product
 from orders.tests.factories import make_flash_product
+from project import testing
 from project.queue import ReliableQueue
 from project.redis import get_redis
 from project.tasks import drain_queues
@@ -41,17 +42,8 @@ def open_sale(stock: int):
 
 
 def wait_for_drain(product, expected: int, timeout: float = 40.0) -> None:
-    """Nudge the workers (beat does this every second in production) until the queue is empty."""
-    queue = ReliableQueue(keys.flash_queue(product.pk))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if queue.depth() == 0 and queue.in_flight() == 0 and Order.objects.filter(product=product).count() >= expected:
-            return
-        drain_queues.delay()
-        time.sleep(0.5)
-    raise AssertionError(
-        f"not drained: depth={queue.depth()} in_flight={queue.in_flight()} "
-        f"orders={Order.objects.filter(product=product).count()}"
+    testing.wait_for_drain(
+        keys.flash_queue(product.pk), lambda: Order.objects.filter(product=product).count(), expected, timeout
     )
 
 

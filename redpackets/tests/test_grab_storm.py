@@ -11,6 +11,7 @@ import requests
 from django.db import connections
 from django.db.models import Sum
 
+from project import testing
 from project.queue import ReliableQueue
 from project.tasks import drain_queues
 from redpackets import keys, services
@@ -23,17 +24,8 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def wait_for_drain(campaign, expected: int, timeout: float = 60.0) -> None:
-    """Nudge the workers (beat does this every second in production) until everything is in."""
-    queue = ReliableQueue(keys.queue(campaign.pk))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if queue.depth() == 0 and queue.in_flight() == 0 and Grab.objects.filter(campaign=campaign).count() >= expected:
-            return
-        drain_queues.delay()
-        time.sleep(0.5)
-    raise AssertionError(
-        f"not drained: depth={queue.depth()} in_flight={queue.in_flight()} "
-        f"rows={Grab.objects.filter(campaign=campaign).count()} expected={expected}"
+    testing.wait_for_drain(
+        keys.queue(campaign.pk), lambda: Grab.objects.filter(campaign=campaign).count(), expected, timeout
     )
 
 
