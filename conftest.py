@@ -176,6 +176,16 @@ def token_for(db):
 
 
 @pytest.fixture
+def admin_client(client, make_user):
+    """A superuser ("boss") logged in through the cached backend (replaces pytest-django's)."""
+    admin = make_user("boss")
+    admin.is_staff = admin.is_superuser = True
+    admin.save(update_fields=["is_staff", "is_superuser"])
+    client.force_login(admin, backend="usercenter.auth.CachedUserBackend")
+    return client
+
+
+@pytest.fixture
 def auth_client(client, user):
     client.force_login(user, backend="usercenter.auth.CachedUserBackend")
     client.user = user

@@ -12,15 +12,6 @@ from redpackets.tests.factories import make_campaign
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, make_user):
-    admin = make_user("root")
-    admin.is_staff = admin.is_superuser = True
-    admin.save()
-    client.force_login(admin, backend="usercenter.auth.CachedUserBackend")
-    return client
-
-
 def test_changelist_shows_progress(admin_client, make_user):
     campaign = make_campaign(total=1000, count=4)
     services.grab(user_id=make_user("p").pk, campaign_id=campaign.pk)

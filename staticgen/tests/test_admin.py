@@ -8,15 +8,6 @@ from staticgen import services
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, make_user):
-    admin = make_user("boss")
-    admin.is_staff = admin.is_superuser = True
-    admin.save(update_fields=["is_staff", "is_superuser"])
-    client.force_login(admin, backend="usercenter.auth.CachedUserBackend")
-    return client
-
-
 def test_changelist_shows_the_last_publish_and_its_result(admin_client, catalog):
     catalog.fail.add(3)
     services.publish(targets=["test/*"])

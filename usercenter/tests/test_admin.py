@@ -7,15 +7,6 @@ from usercenter.models import Announcement, Profile
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, make_user):
-    admin = make_user("boss")
-    admin.is_staff = admin.is_superuser = True
-    admin.save(update_fields=["is_staff", "is_superuser"])
-    client.force_login(admin, backend="usercenter.auth.CachedUserBackend")
-    return client
-
-
 @pytest.mark.parametrize("model", ["announcement", "profile", "wallet", "ledgerentry", "apitoken"])
 def test_changelists_render(admin_client, user, model):
     services.wallet_credit(user_id=user.pk, kind="adjustment", reference="a", amount_cents=1)

@@ -8,14 +8,6 @@ from usercenter import selectors, services
 from usercenter.models import Announcement
 
 
-def _admin_client(client, make_user):
-    admin = make_user("boss")
-    admin.is_staff = admin.is_superuser = True
-    admin.save(update_fields=["is_staff", "is_superuser"])
-    client.force_login(admin, backend="usercenter.auth.CachedUserBackend")
-    return client
-
-
 def _add_announcement(client, title):
     res = client.post(
         "/admin/usercenter/announcement/add/",
@@ -30,11 +22,9 @@ def _rebuilds() -> int:
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_several_admin_saves_in_the_window_cause_one_rebuild_by_a_real_worker(
-    client, make_user, celery_worker, settings
-):
+def test_several_admin_saves_in_the_window_cause_one_rebuild_by_a_real_worker(admin_client, celery_worker, settings):
     settings.HOME_REBUILD_DEBOUNCE_SECONDS = 2
-    client = _admin_client(client, make_user)
+    client = admin_client
     assert selectors.home_document()["announcements"] == []  # cached, before the edits
     local_rebuilds = selectors.home_cache.stats["rebuild"]
 
