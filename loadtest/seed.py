@@ -37,12 +37,12 @@ def create_users(n: int, *, prefix: str = "bench", stdout=print) -> list[dict]:
 
 
 def warm_auth_caches(users: list[dict]) -> None:
-    """Fill the token -> user id and user row caches the way the first request of each user
-    would, so every scenario measures logged-in users in steady state (their first request
-    after a cold cache costs two SQL queries; that is not what a storm looks like)."""
-    from usercenter.auth import cached_user, user_id_for_token
+    """Fill the user row caches and publish the revoked-token list the way the first requests
+    would, so every scenario measures logged-in users in steady state (a user's first request
+    after a cold cache costs a SQL query; that is not what a storm looks like)."""
+    from usercenter.auth import cached_user, verify_token
 
     for u in users:
-        uid = user_id_for_token(u["token"])
+        uid = verify_token(u["token"])
         if uid:
             cached_user(uid)

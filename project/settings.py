@@ -145,9 +145,14 @@ SESSION_COOKIE_AGE = 14 * 24 * 3600
 
 AUTHENTICATION_BACKENDS = ["usercenter.auth.CachedUserBackend"]
 AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=3600)
-API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=3600)
-# Process-local copies of tokens and users: a revoked token or deactivated user is noticed by
-# other processes this many seconds late, in exchange for two Redis round trips per request.
+# Bearer tokens are signed (SECRET_KEY, with SECRET_KEY_FALLBACKS for rotation) and expire after
+# API_TOKEN_MAX_AGE_SECONDS; a request verifies the signature in-process, with no lookup. Revoked
+# tokens are listed in Redis, and each process re-reads that list's version at most every
+# AUTH_REVOCATION_CHECK_SECONDS: the longest another process may still accept a revoked token.
+API_TOKEN_MAX_AGE_SECONDS = env.int("API_TOKEN_MAX_AGE_SECONDS", default=30 * 24 * 3600)
+AUTH_REVOCATION_CHECK_SECONDS = env.float("AUTH_REVOCATION_CHECK_SECONDS", default=1.0)
+# Process-local copies of users (session requests, and token requests whose view needs more than
+# the user id): a deactivated user is noticed by other processes this many seconds late.
 AUTH_LOCAL_CACHE_SECONDS = env.float("AUTH_LOCAL_CACHE_SECONDS", default=5)
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -181,6 +186,9 @@ CELERY_BEAT_SCHEDULE: dict = {}  # filled by project.celery from each app's BEAT
 # silent before the reaper hands its batch to another.
 QUEUE_BATCH_SIZE = env.int("QUEUE_BATCH_SIZE", default=500)
 QUEUE_CONSUMER_TTL_SECONDS = env.int("QUEUE_CONSUMER_TTL_SECONDS", default=30)
+# During a storm the drain waits this long after a batch smaller than QUEUE_BATCH_SIZE before
+# taking the next, so batches grow with the event rate (each batch has a fixed cost). 0 = off.
+QUEUE_LINGER_MS = env.int("QUEUE_LINGER_MS", default=100)
 
 # ---------------------------------------------------------------- REST framework
 

@@ -31,5 +31,6 @@ urlpatterns = [
     re_path(r"^cdn/(?P<path>.*)$", serve, {"document_root": settings.CDN_ROOT}, name="cdn"),
 ]
 
+handler403 = "project.views.permission_denied"
 handler404 = "project.views.page_not_found"
 handler500 = "project.views.server_error"

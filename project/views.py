@@ -14,6 +14,13 @@ def page_not_found(request, exception=None):
     return render(request, "404.html", status=404)
 
 
+def permission_denied(request, exception=None):
+    detail = str(exception or "") or "You do not have permission to do this."
+    if _wants_json(request):
+        return JsonResponse({"detail": detail}, status=403)
+    return render(request, "403.html", {"detail": detail}, status=403)
+
+
 def server_error(request):
     if _wants_json(request):
         return JsonResponse({"detail": "Internal error; it has been logged."}, status=500)

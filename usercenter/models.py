@@ -17,6 +17,24 @@ class ApiToken(models.Model):
         return f"token {self.key_hash[:8]}… for user {self.user_id}"
 
 
+class RevokedToken(models.Model):
+    """A bearer token revoked before it expired (logout, deleted token or user, deactivated
+    user). Written in the transaction that deletes the token, so it is never lost; Redis holds
+    the copy every request checks (see usercenter.auth). Rows go when the token would have
+    expired anyway."""
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    user_id = models.BigIntegerField(db_index=True)  # no foreign key: the user may be deleted
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-revoked_at"]
+
+    def __str__(self):
+        return f"revoked token {self.key_hash[:8]}… of user {self.user_id}"
+
+
 class Profile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True)
     nickname = models.CharField(max_length=40, blank=True, default="")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import secrets
 from pathlib import Path
 
 from django.conf import settings
@@ -13,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
 
 from project.redis import RedisUnavailable, get_redis, load_script
-from usercenter.auth import forget_token, hash_token
+from usercenter.auth import hash_token, make_token
 from usercenter.models import ApiToken, Profile, Wallet
 
 logger = logging.getLogger(__name__)
@@ -61,17 +60,23 @@ def _user_created(*, user) -> None:
 
 
 def token_issue(*, user_id: int, name: str = "") -> str:
-    """A new bearer token for the user; only its hash is stored."""
-    raw = secrets.token_urlsafe(32)
+    """A new signed bearer token for the user (see usercenter.auth); only its hash is stored."""
+    raw = make_token(user_id)
     ApiToken.objects.create(user_id=user_id, key_hash=hash_token(raw), name=name[:100])
     return raw
 
 
 def token_revoke(*, raw: str) -> bool:
-    key_hash = hash_token(raw)
-    deleted, _ = ApiToken.objects.filter(key_hash=key_hash).delete()
-    forget_token(key_hash)
+    """Revoke one token. Deleting its row records the revocation (usercenter.auth), so every
+    process refuses it within AUTH_REVOCATION_CHECK_SECONDS. False if it was not known."""
+    deleted, _ = ApiToken.objects.filter(key_hash=hash_token(raw)).delete()
     return bool(deleted)
+
+
+def tokens_revoke_for_user(*, user_id: int) -> int:
+    """Revoke every token of a user (lost device, compromised account). Returns how many."""
+    _total, per_model = ApiToken.objects.filter(user_id=user_id).delete()
+    return per_model.get(ApiToken._meta.label, 0)
 
 
 # ---------------------------------------------------------------- the per-user Redis hash

@@ -73,18 +73,22 @@ def test_session_request_on_cache_hit_runs_zero_sql(client, user):
     assert q.count == 0
 
 
-def test_revoked_token_stops_working(client, user, token_for):
+def test_revoked_token_stops_working(client, user, token_for, django_capture_on_commit_callbacks):
     token = token_for(user)
     assert client.get("/api/auth/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
-    assert client.post("/api/auth/logout/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 204
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post("/api/auth/logout/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 204
     assert client.get("/api/auth/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
 
 
-def test_deactivated_user_is_refused_even_with_a_cached_copy(client, user, token_for):
+def test_deactivated_user_is_refused_even_with_a_cached_copy(
+    client, user, token_for, django_capture_on_commit_callbacks
+):
     token = token_for(user)
     assert client.get("/api/auth/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
-    user.is_active = False
-    user.save(update_fields=["is_active"])
+    with django_capture_on_commit_callbacks(execute=True):
+        user.is_active = False
+        user.save(update_fields=["is_active"])
     assert client.get("/api/auth/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
 
 
@@ -117,25 +121,3 @@ def test_logging_in_while_redis_is_down_works(client, user, devstack):
     devstack.stop("redis")
     assert client.post("/login/", {"username": "alice", "password": "surge-pass-123"}).status_code == 302
     assert client.get("/api/auth/whoami/").json()["username"] == "alice"
-
-
-def test_a_repeated_token_request_costs_no_redis_call_within_the_local_window(client, user, token_for):
-    from project import counters
-
-    token = token_for(user)
-    assert client.get("/api/auth/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
-    before = counters.snapshot()[1]
-    res = client.get("/api/auth/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}")
-    assert res.status_code == 200 and res.json()["username"] == "alice"
-    assert counters.snapshot()[1] == before  # token and user came from this process's copy
-
-
-def test_without_the_local_window_each_request_asks_redis(client, user, token_for, settings):
-    from project import counters
-
-    settings.AUTH_LOCAL_CACHE_SECONDS = 0
-    token = token_for(user)
-    client.get("/api/auth/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}")
-    before = counters.snapshot()[1]
-    client.get("/api/auth/whoami/", HTTP_AUTHORIZATION=f"Bearer {token}")
-    assert counters.snapshot()[1] - before == 2  # token -> user id, user row

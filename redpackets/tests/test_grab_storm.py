@@ -17,7 +17,7 @@ from project.tasks import drain_queues
 from redpackets import keys, services
 from redpackets.models import Grab
 from redpackets.tests.factories import make_campaign, make_grabbers
-from usercenter.auth import cached_user, user_id_for_token
+from usercenter.auth import cached_user, verify_token
 from usercenter.models import LedgerEntry
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -130,8 +130,8 @@ def test_grabs_keep_answering_200_while_the_primary_is_down_and_are_persisted_af
 ):
     campaign = make_campaign(total=150_00, count=150)
     grabbers = make_grabbers(200, "pd")
-    for _uid, token in grabbers:  # what the first request of each client does: cache the token
-        cached_user(user_id_for_token(token))
+    for _uid, token in grabbers:  # what the first requests do: publish the revoked-token list, cache the user
+        cached_user(verify_token(token))
     connections.close_all()
     devstack.stop("primary")
     try:
