@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from orders import selectors, services
 from orders.serializers import FlashBuyIn, OrderCreateIn, ProductOut
-from project.api import endpoint, error, json_body, json_response, redis_down
+from project.api import endpoint, error, json_body, json_response, raw_json_response, redis_down
 from project.redis import RedisUnavailable
 
 
@@ -37,7 +37,7 @@ def orders(request):
         if page is None:
             return error(400, "page must be a whole number of at least 1.")
         try:
-            return json_response(selectors.order_page(user_id=request.user.pk, page=page))
+            return raw_json_response(selectors.order_page_json(user_id=request.user.pk, page=page))
         except selectors.PageNotFound as exc:
             return error(404, str(exc))
     return _order_create(request)

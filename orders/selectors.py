@@ -62,30 +62,34 @@ def order_page_db(*, user_id: int, page: int) -> dict:
     }
 
 
-def order_first_page(*, user_id: int) -> dict:
-    """Page 1 from Redis (one MGET, zero SQL on a hit), filled from the replica on a miss.
-    Redis down: straight from the database."""
+def _dumps(page: dict) -> bytes:
+    return json.dumps(page, separators=(",", ":")).encode()
+
+
+def order_first_page_json(*, user_id: int) -> bytes:
+    """Page 1 as the JSON the API sends: on a hit the bytes stored in Redis, as they are (one
+    GET, zero SQL, nothing decoded or encoded); on a miss read from the replica and stored
+    unless an order write invalidated it meanwhile. Redis down: straight from the database."""
     p1, gen_key = keys.page1_key(user_id), keys.page1_gen_key(user_id)
+    client = get_redis()
     try:
-        raw, gen = get_redis().mget(p1, gen_key)
+        raw = client.get(p1)
+        if raw is not None:
+            return raw
+        gen = client.get(gen_key)  # before the read: a write after it makes the fill a no-op
     except RedisUnavailable:
         logger.warning("order page 1 of user %s read from the database: Redis unavailable", user_id)
-        return order_page_db(user_id=user_id, page=1)
-    if raw is not None:
-        return json.loads(raw)
-    page = order_page_db(user_id=user_id, page=1)
+        return _dumps(order_page_db(user_id=user_id, page=1))
+    body = _dumps(order_page_db(user_id=user_id, page=1))
     ttl = int(PAGE1_TTL_SECONDS * (1 + random.uniform(0, PAGE1_TTL_JITTER)))
     with contextlib.suppress(RedisUnavailable):
-        get_redis().eval(
-            _FILL_IF_UNCHANGED,
-            2,
-            p1,
-            gen_key,
-            (gen or b"").decode(),
-            json.dumps(page, separators=(",", ":")),
-            max(ttl, 1),
-        )
-    return page
+        client.eval(_FILL_IF_UNCHANGED, 2, p1, gen_key, (gen or b"").decode(), body, max(ttl, 1))
+    return body
+
+
+def order_first_page(*, user_id: int) -> dict:
+    """Page 1 as a dict (pages, warm-ups); see order_first_page_json."""
+    return json.loads(order_first_page_json(user_id=user_id))
 
 
 def order_page(*, user_id: int, page: int) -> dict:
@@ -94,6 +98,13 @@ def order_page(*, user_id: int, page: int) -> dict:
     if page > 1 and not data["results"]:
         raise PageNotFound(f"Page {page} is past the end of your orders.")
     return data
+
+
+def order_page_json(*, user_id: int, page: int) -> bytes:
+    """order_page as the JSON bytes the API sends (page 1 without a decode/encode round)."""
+    if page == 1:
+        return order_first_page_json(user_id=user_id)
+    return _dumps(order_page(user_id=user_id, page=page))
 
 
 def order_count(*, user_id: int) -> int:

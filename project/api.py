@@ -36,6 +36,11 @@ def json_response(data, status: int = 200, headers: dict | None = None) -> HttpR
     return response
 
 
+def raw_json_response(body: bytes, status: int = 200) -> HttpResponse:
+    """Send JSON that is already serialized (a cached document), without decoding it first."""
+    return HttpResponse(body, status=status, content_type="application/json")
+
+
 def error(status: int, detail: str, **extra) -> HttpResponse:
     return json_response({"detail": detail, **extra}, status=status)
 

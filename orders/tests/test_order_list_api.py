@@ -27,6 +27,19 @@ def test_page_one_is_filled_once_then_served_with_zero_sql(client, user, token_f
     assert q.count == 0, q.queries
 
 
+def test_a_page_one_hit_is_one_redis_get_and_sends_the_stored_bytes(client, user, token_for):
+    from project import counters
+
+    make_orders(user=user, product=make_product(), count=3)
+    headers = bearer(token_for(user))
+    client.get("/api/orders/", **headers)  # fills page 1 (and the token's revocation list)
+    before = counters.snapshot()[1]
+    res = client.get("/api/orders/", **headers)
+    assert counters.snapshot()[1] - before == 1  # the page; authentication asked nothing
+    assert res.content == get_redis().get(keys.page1_key(user.pk))
+    assert res["Content-Type"] == "application/json"
+
+
 def test_page_one_hit_with_a_session_is_zero_sql_too(auth_client, user):
     make_orders(user=user, product=make_product(), count=2)
     auth_client.get("/api/orders/")
