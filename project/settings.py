@@ -32,6 +32,8 @@ if PRODUCTION:
     if DEBUG:
         raise ImproperlyConfigured("SURGE_ENV=production refuses DEBUG=true")
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-local-only-surge-key")
+# Old keys still accepted for signatures (sessions, bearer tokens) while a new key rolls out.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
