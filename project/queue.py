@@ -3,22 +3,31 @@
 Producers append events to a list inside their own Lua script (so the business decision and
 the enqueue are one atomic step). A consumer:
 
-1. registers itself (`<queue>:consumers` hash, consumer id -> heartbeat time) and keeps an
-   alive key with a TTL,
-2. moves up to `batch_size` events to its own processing list with LMOVE (one MULTI of LMOVEs),
-3. hands the batch to the handler, which commits its database transaction,
-4. deletes the processing list only after the handler returned.
+1. moves up to `batch_size` events to its own processing list and registers itself
+   (`<queue>:consumers` hash, consumer id -> heartbeat time, plus an alive key with a TTL), all
+   in one Lua call (one round trip, whatever the batch size),
+2. hands the batch to the handler, which commits its database transaction,
+3. deletes the processing list only after the handler returned (the acknowledgement; folded
+   into the next take when it goes straight on to the next batch).
 
-If the consumer dies between 2 and 4 (SIGKILL, OOM, lost host), its alive key expires and the
+If the consumer dies between 1 and 3 (SIGKILL, OOM, lost host), its alive key expires and the
 reaper moves the batch back to the queue for another consumer; handlers are idempotent
 (`ON CONFLICT DO NOTHING`, unique ledger references), so a batch replayed after a crash has
 its effect once. A handler that raises (primary down) puts the batch back at once and the
 consumer stops for this round: the queue waits, nothing is lost.
 
+During a storm each take finds only what arrived since the previous one, and every batch costs
+the same fixed price (a transaction, a few statements, round trips), whatever its size. So
+`drain_all` lingers: after a round that took less than a full batch it waits
+`QUEUE_LINGER_MS` before the next, and batches grow with the event rate instead of staying a
+handful of events each. It visits every queue once per round (one campaign's storm never holds
+up another's), and stops when a round finds nothing. Events wait in Redis at most about one
+linger longer; the grab or flash buy was answered long before.
+
 All keys of one queue share the queue key's hash tag, so they live in one Redis Cluster slot.
 Queues are registered by name with a function listing their keys and a handler; the Celery task
 `project.tasks.drain_queues` (beat every second, plus a kick when a queue goes from empty to
-non-empty) drains them.
+non-empty) drains them, one worker at a time (a drain lease; the others' tasks return at once).
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from project import metrics
-from project.redis import get_redis, hash_tag
+from project.redis import RedisUnavailable, get_redis, hash_tag
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +63,64 @@ def encode_event(event: dict) -> str:
     return json.dumps(event, separators=(",", ":"), sort_keys=True)
 
 
+# Move up to N events to the consumer's processing list and (re)register it, or, when it still
+# holds a batch (a previous run of the same consumer id), hand that batch back first. ARGV[5] = 1
+# acknowledges the batch held so far before taking (the handler committed it). An empty take
+# deregisters the consumer: a consumer holding nothing needs no heartbeat and no reaping.
+_TAKE_LUA = """
+-- KEYS: queue, processing list, consumers hash, alive key
+-- ARGV: consumer id, now (s), alive ttl (ms), batch size (0 = acknowledge only), acknowledge (0/1)
+if ARGV[5] == '1' then redis.call('DEL', KEYS[2]) end
+local items = redis.call('LRANGE', KEYS[2], 0, -1)
+local n = tonumber(ARGV[4])
+if #items == 0 and n > 0 then
+  items = redis.call('LRANGE', KEYS[1], 0, n - 1)
+  for i = 1, #items, 1000 do
+    redis.call('RPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
+  end
+  if #items > 0 then redis.call('LTRIM', KEYS[1], #items, -1) end
+end
+if #items > 0 then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+  redis.call('SET', KEYS[4], '1', 'PX', ARGV[3])
+else
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('DEL', KEYS[4])
+end
+return items
+"""
+
+# Put a processing list back at the head of the queue, keeping its order, and deregister the
+# consumer. ARGV[2] = 1 (the reaper): only when the consumer's alive key is gone (-1 otherwise).
+_REQUEUE_LUA = """
+-- KEYS: queue, processing list, consumers hash, alive key   ARGV: consumer id, only if dead (0/1)
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
+local n = 0
+while redis.call('LMOVE', KEYS[2], KEYS[1], 'RIGHT', 'LEFT') do n = n + 1 end
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[4])
+return n
+"""
+
+# Extend (ARGV[2] ms) or release (ARGV[2] = 0) a lease, only if it is still ours (it may have
+# expired and been taken by another).
+_LEASE_LUA = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '0' then return redis.call('DEL', KEYS[1]) end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
+
+_registered: dict[str, object] = {}
+
+
+def _script(source: str):
+    """Register an inline Lua script once per process (EVALSHA, reloaded after a flush)."""
+    script = _registered.get(source)
+    if script is None:
+        script = _registered[source] = get_redis().register_script(source)
+    return script
+
+
 class ReliableQueue:
     def __init__(self, key: str, *, name: str = "", batch_size: int | None = None):
         if "{" not in key:
@@ -69,6 +136,9 @@ class ReliableQueue:
 
     def alive_key(self, consumer_id: str) -> str:
         return f"{self.key}:alive:{consumer_id}"
+
+    def consumer_keys(self, consumer_id: str) -> list[str]:
+        return [self.key, self.processing_key(consumer_id), self.consumers_key, self.alive_key(consumer_id)]
 
     # -- producer side (tests and tools; hot producers push inside their Lua scripts)
 
@@ -97,72 +167,29 @@ class ReliableQueue:
         consumer_id: str | None = None,
         max_batches: int | None = None,
         time_budget: float | None = None,
+        linger: float = 0.0,
     ) -> int:
-        """Drain until the queue is empty (or the limits hit). Returns events handled."""
-        cid = consumer_id or new_consumer_id()
-        client = get_redis()
-        proc = self.processing_key(cid)
-        ttl = settings.QUEUE_CONSUMER_TTL_SECONDS
-        handled = 0
-        batches = 0
+        """Drain until the queue is empty (or the limits hit). Returns events handled. With
+        `linger` (seconds), a batch smaller than `batch_size` is followed by that long a wait
+        before the next take, and the drain ends when a take after such a wait finds nothing."""
+        consumer = Consumer(self, handler, consumer_id or new_consumer_id())
         started = time.monotonic()
-        self._heartbeat(client, cid, ttl)
+        batches = 0
         try:
             while max_batches is None or batches < max_batches:
                 if time_budget is not None and time.monotonic() - started > time_budget:
                     break
-                # Left over from a previous run of this same consumer id: finish it first.
-                raw = client.lrange(proc, 0, -1)
-                if not raw:
-                    raw = self._take_batch(client, proc)
-                if not raw:
+                took_at = time.monotonic()
+                n = consumer.step()
+                if not n:
                     break
-                self._heartbeat(client, cid, ttl)
-                events = []
-                for item in raw:
-                    event = _decode(item)
-                    if event is None:
-                        client.rpush(self.dead_key, item)
-                        metrics.queue_event(self.name, "dead")
-                        logger.error("queue %s: undecodable event moved to %s: %r", self.key, self.dead_key, item[:200])
-                    else:
-                        events.append(event)
-                try:
-                    if events:
-                        handler(self.key, events)
-                except Exception:
-                    logger.exception("queue %s: handler failed, %d events go back to the queue", self.key, len(raw))
-                    self._requeue(client, proc)
-                    metrics.queue_event(self.name, "requeued", len(raw))
-                    raise
-                client.delete(proc)
-                handled += len(events)
                 batches += 1
-                metrics.queue_event(self.name, "handled", len(events))
+                if n < self.batch_size and linger > 0:
+                    consumer.ack()
+                    time.sleep(max(0.0, linger - (time.monotonic() - took_at)))
         finally:
-            client.hdel(self.consumers_key, cid)
-            client.delete(self.alive_key(cid))
-        return handled
-
-    def _take_batch(self, client, proc: str) -> list[bytes]:
-        pipe = client.pipeline(transaction=True)
-        for _ in range(self.batch_size):
-            pipe.lmove(self.key, proc, "LEFT", "RIGHT")
-        moved = [item for item in pipe.execute() if item is not None]
-        return moved
-
-    def _requeue(self, client, proc: str) -> int:
-        """Put a processing list back at the head of the queue, keeping its order."""
-        n = 0
-        while client.lmove(proc, self.key, "RIGHT", "LEFT") is not None:
-            n += 1
-        return n
-
-    def _heartbeat(self, client, cid: str, ttl: int) -> None:
-        pipe = client.pipeline(transaction=False)
-        pipe.hset(self.consumers_key, cid, int(time.time()))
-        pipe.set(self.alive_key(cid), 1, ex=ttl)
-        pipe.execute()
+            consumer.close()
+        return consumer.handled
 
     # -- reaper
 
@@ -172,15 +199,81 @@ class ReliableQueue:
         requeued = 0
         for raw_cid in client.hkeys(self.consumers_key):
             cid = raw_cid.decode()
-            if client.exists(self.alive_key(cid)):
-                continue
-            n = self._requeue(client, self.processing_key(cid))
-            client.hdel(self.consumers_key, cid)
-            if n:
+            n = _script(_REQUEUE_LUA)(keys=self.consumer_keys(cid), args=[cid, 1], client=client)
+            if n > 0:
                 logger.warning("queue %s: consumer %s is gone, %d events requeued", self.key, cid, n)
                 metrics.queue_event(self.name, "reaped", n)
-            requeued += n
+                requeued += n
         return requeued
+
+
+class Consumer:
+    """One consumer on one queue: `step()` acknowledges the batch it holds (if any), takes the
+    next and hands it to the handler, in one Redis round trip plus the handler's work."""
+
+    def __init__(self, queue: ReliableQueue, handler: Handler, consumer_id: str):
+        self.queue = queue
+        self.handler = handler
+        self.cid = consumer_id
+        self.keys = queue.consumer_keys(consumer_id)
+        self.ttl_ms = settings.QUEUE_CONSUMER_TTL_SECONDS * 1000
+        self.holding = False  # a handled batch sits in the processing list, not acknowledged yet
+        self.handled = 0  # events handled so far
+        self.batches = 0
+
+    def _take(self, n: int) -> list[bytes]:
+        items = _script(_TAKE_LUA)(
+            keys=self.keys, args=[self.cid, int(time.time()), self.ttl_ms, n, int(self.holding)], client=get_redis()
+        )
+        self.holding = False
+        return items
+
+    def step(self) -> int:
+        """Take and handle one batch. Returns how many events it took (0: the queue is empty).
+        A handler that raises gets its batch put back at the head of the queue; the error
+        propagates."""
+        raw = self._take(self.queue.batch_size)
+        if not raw:
+            return 0
+        events = []
+        dead = []
+        for item in raw:
+            event = _decode(item)
+            if event is None:
+                dead.append(item)
+            else:
+                events.append(event)
+        if dead:
+            get_redis().rpush(self.queue.dead_key, *dead)
+            metrics.queue_event(self.queue.name, "dead", len(dead))
+            for item in dead:
+                logger.error(
+                    "queue %s: undecodable event moved to %s: %r", self.queue.key, self.queue.dead_key, item[:200]
+                )
+        try:
+            if events:
+                self.handler(self.queue.key, events)
+        except Exception:
+            logger.exception("queue %s: handler failed, %d events go back to the queue", self.queue.key, len(raw))
+            _script(_REQUEUE_LUA)(keys=self.keys, args=[self.cid, 0], client=get_redis())
+            metrics.queue_event(self.queue.name, "requeued", len(raw))
+            raise
+        self.holding = True
+        self.handled += len(events)
+        self.batches += 1
+        metrics.queue_event(self.queue.name, "handled", len(events))
+        return len(raw)
+
+    def ack(self) -> None:
+        """Acknowledge the batch held (delete the processing list) and deregister."""
+        if self.holding:
+            self._take(0)
+
+    def close(self) -> None:
+        try:
+            self.ack()
+        except RedisUnavailable:  # the batch stays in the processing list; the reaper replays it
+            logger.warning("queue %s: could not acknowledge a handled batch; it will be replayed", self.queue.key)
 
 
 def new_consumer_id() -> str:
@@ -209,24 +302,119 @@ def families() -> dict[str, QueueFamily]:
     return dict(_families)
 
 
-def drain_all(*, time_budget: float = 5.0) -> dict[str, int]:
-    """Reap and drain every registered queue. Returns events handled per family."""
-    results: dict[str, int] = {}
+class DrainReport(dict):
+    """Events handled per family, plus how the round ended: `skipped` (another worker holds the
+    drain lease), `unfinished` (the time budget ran out while events were still arriving)."""
+
+    skipped = False
+    unfinished = False
+
+
+DRAIN_LEASE_KEY = "queue:drain:lease"
+# The drain lease lives this long unless its holder extends it (at least every second): a worker
+# killed while draining holds the others off for at most this long.
+DRAIN_LEASE_SECONDS = 3.0
+# How often a long drain round looks for queues that became non-empty since it started.
+KEYS_REFRESH_SECONDS = 1.0
+
+
+def linger_seconds() -> float:
+    return max(0.0, settings.QUEUE_LINGER_MS / 1000)
+
+
+def drain_all(*, time_budget: float = 5.0, linger: float | None = None, exclusive: bool = False) -> DrainReport:
+    """Reap and drain every registered queue. Returns events handled per family.
+
+    Round-robin: each round takes one batch from every queue that has events; a round in which
+    no queue had a full batch is followed by `linger` seconds (default `QUEUE_LINGER_MS`) of
+    waiting, so the next round's batches are bigger; the drain ends when a round finds nothing
+    (after a last look for queues that appeared meanwhile) or the time budget is spent.
+
+    `exclusive`: first take the drain lease (one draining worker is enough, and two would halve
+    each other's batches); when another holds it, return at once with `skipped` set. The lease
+    only saves work: if it expires under a slow handler, two consumers on one queue are still
+    correct (that is what the processing lists are for)."""
+    linger = linger_seconds() if linger is None else max(0.0, linger)
+    report = DrainReport({name: 0 for name in families()})
     started = time.monotonic()
-    for family in families().values():
-        total = 0
-        for key in family.list_keys():
-            queue = ReliableQueue(key, name=family.name)
-            remaining = time_budget - (time.monotonic() - started)
-            if remaining <= 0:
+    cid = new_consumer_id()
+    lease_ms = int(DRAIN_LEASE_SECONDS * 1000)
+    if exclusive and not get_redis().set(DRAIN_LEASE_KEY, cid, nx=True, px=lease_ms):
+        report.skipped = True
+        return report
+    leased_at = started
+    consumers: dict[str, Consumer] = {}
+    stopped: set[str] = set()  # queues whose handler or Redis failed: left for the next round
+    listed_at: float | None = None
+    try:
+        while True:
+            round_started = time.monotonic()
+            if round_started - started > time_budget:
                 break
+            if exclusive and round_started - leased_at >= DRAIN_LEASE_SECONDS / 3:
+                leased_at = round_started
+                _script(_LEASE_LUA)(keys=[DRAIN_LEASE_KEY], args=[cid, lease_ms], client=get_redis())
+            listed = listed_at is None or round_started - listed_at >= KEYS_REFRESH_SECONDS
+            if listed:
+                listed_at = round_started
+                _add_consumers(consumers, stopped, cid)
+            took = 0
+            full = False
+            for key, consumer in consumers.items():
+                if key in stopped or time.monotonic() - started > time_budget:
+                    continue
+                before = consumer.handled
+                try:
+                    n = consumer.step()
+                except Exception:  # noqa: BLE001 - logged in step; the other queues still drain
+                    logger.warning("queue %s: drain stopped for this round", key)
+                    stopped.add(key)
+                    continue
+                finally:
+                    report[consumer.queue.name] += consumer.handled - before
+                took += n
+                full = full or n >= consumer.queue.batch_size
+            report.unfinished = bool(took)
+            if not took:
+                if listed:
+                    break
+                listed_at = None  # before stopping, one more look for queues that appeared meanwhile
+                continue
+            if not full and linger > 0:
+                for consumer in consumers.values():
+                    consumer.ack()
+                now = time.monotonic()
+                time.sleep(max(0.0, min(linger - (now - round_started), time_budget - (now - started))))
+    finally:
+        for consumer in consumers.values():
+            consumer.close()
+        if exclusive:
+            try:
+                _script(_LEASE_LUA)(keys=[DRAIN_LEASE_KEY], args=[cid, 0], client=get_redis())
+            except RedisUnavailable:
+                logger.warning("could not release the drain lease; it expires in %d ms", lease_ms)
+    return report
+
+
+def _add_consumers(consumers: dict[str, Consumer], stopped: set[str], cid: str) -> None:
+    """Consumers for the queues that have events now (reaping each queue's dead consumers first)."""
+    for family in families().values():
+        try:
+            keys = list(family.list_keys())
+        except Exception:  # noqa: BLE001 - one family's listing failing leaves the others draining
+            logger.exception("queue family %s: could not list its queues", family.name)
+            continue
+        for key in keys:
+            if key in consumers or key in stopped:
+                continue
+            queue = ReliableQueue(key, name=family.name)
             try:
                 queue.reap()
-                total += queue.consume(family.handler, time_budget=remaining)
-            except Exception:  # noqa: BLE001 - logged in consume; the other queues still drain
-                logger.warning("queue %s: drain stopped for this round", key)
-        results[family.name] = total
-    return results
+            except Exception:  # noqa: BLE001
+                logger.warning("queue %s: reaper failed; drain stopped for this round", key, exc_info=True)
+                stopped.add(key)
+                continue
+            consumers[key] = Consumer(queue, family.handler, cid)
 
 
 LAST_DRAIN_KEY = "queue:last_drain"
@@ -257,4 +445,13 @@ def depths() -> dict[str, int]:
     return out
 
 
-__all__ = ["ReliableQueue", "register_queue_family", "drain_all", "depths", "encode_event", "hash_tag"]
+__all__ = [
+    "ReliableQueue",
+    "Consumer",
+    "DrainReport",
+    "register_queue_family",
+    "drain_all",
+    "depths",
+    "encode_event",
+    "hash_tag",
+]
