@@ -249,7 +249,7 @@ class RevokedSet:
                     self.version = version
                 self.known = version is not None
             except (*RedisUnavailable, DatabaseError) as exc:
-                if self.known:
+                if self.known or self.checked == float("-inf"):  # once per outage, not every second
                     logger.warning("revoked-token list unavailable (%s); checking tokens in the database", exc)
                 self.known = False
             self.checked = time.monotonic()
