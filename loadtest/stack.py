@@ -75,12 +75,20 @@ def _with_redis_db(url: str, db: int) -> str:
     return urllib.parse.urlunsplit(parts._replace(path=f"/{db}"))
 
 
+# The Celery worker and beat run at this CPU niceness (as deploy/systemd's worker unit does with
+# Nice=): on a shared box the web tier wins the CPU during a storm, and the queue absorbs the
+# writes until the spike passes. 0 turns it off (BENCH_WORKER_NICE).
+WORKER_NICE = int(os.environ.get("BENCH_WORKER_NICE", "10"))
+
+
 class Proc:
     """A child process group this harness started (and is the only one to stop)."""
 
-    def __init__(self, name: str, cmd: list[str], env: dict, logfile: Path):
+    def __init__(self, name: str, cmd: list[str], env: dict, logfile: Path, *, nice: int = 0):
         self.name = name
         self.logfile = logfile
+        if nice:  # `nice` execs the command: same pid, and the worker's pool processes inherit it
+            cmd = ["nice", "-n", str(nice), *cmd]
         self.proc = subprocess.Popen(
             cmd,
             cwd=ROOT,
@@ -256,12 +264,12 @@ class BenchStack:
             PY, "-m", "celery", "-A", "project", "worker", "--concurrency=2", "--loglevel=WARNING",
             "--without-gossip", "--without-mingle", "-n", f"bench-{os.getpid()}@%h",
         ]  # fmt: skip
-        self.procs["worker"] = Proc("worker", worker, env, self.run_dir / "celery-worker.log")
+        self.procs["worker"] = Proc("worker", worker, env, self.run_dir / "celery-worker.log", nice=WORKER_NICE)
         beat = [
             PY, "-m", "celery", "-A", "project", "beat", "--loglevel=WARNING",
             "--schedule", str(self.run_dir / "celerybeat-schedule"),
         ]  # fmt: skip
-        self.procs["beat"] = Proc("beat", beat, env, self.run_dir / "celery-beat.log")
+        self.procs["beat"] = Proc("beat", beat, env, self.run_dir / "celery-beat.log", nice=WORKER_NICE)
         self._wait_worker_ready()
 
     def _wait_worker_ready(self, timeout: float = 60) -> None:
