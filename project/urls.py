@@ -13,19 +13,26 @@ from usercenter import urls as usercenter_urls
 
 APPS = (usercenter_urls, signin_urls, orders_urls, redpackets_urls, staticgen_urls)
 
-api_urls = [u for app in APPS for u in app.api_urls]
+# Django tries URL patterns in order, one regex each: the hot paths of every app come first, so a
+# storm on the grab does not pay for twenty other patterns per request (measured: ~10% of the
+# grab's CPU). The order changes no match: no two patterns match the same path.
+api_urls = [
+    *(u for app in APPS for u in getattr(app, "hot_api_urls", [])),
+    *(u for app in APPS for u in app.api_urls),
+]
 page_urls = [u for app in APPS for u in app.page_urls]
 # Naive baselines for the load harness (the same work without cache/queue), off unless asked.
 bench_urls = [*bench.urls, *(u for app in APPS for u in getattr(app, "bench_urls", []))]
 
 urlpatterns = [
+    # The baselines resolve as cheaply as the hot paths they are compared with (bench only).
+    *([path("api/bench/", include(bench_urls))] if settings.BENCH_BASELINES else []),
+    path("api/", include(api_urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    *([path("api/bench/", include(bench_urls))] if settings.BENCH_BASELINES else []),
-    path("api/", include(api_urls)),
     *page_urls,
     # The CDN bucket's local directory (nginx serves it in deploy/; S3 serves it when configured).
     re_path(r"^cdn/(?P<path>.*)$", serve, {"document_root": settings.CDN_ROOT}, name="cdn"),

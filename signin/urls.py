@@ -4,8 +4,12 @@ from signin import api, views
 
 page_urls = [path("signin/", views.signin_page, name="signin")]
 
-api_urls = [
+# The hot path (DESIGN.md); project/urls.py tries every app's hot paths before anything else.
+hot_api_urls = [
     path("signin/", api.signin, name="api-signin"),
+]
+
+api_urls = [
     path("signin/calendar/", api.calendar, name="api-signin-calendar"),
 ]
 

@@ -10,14 +10,18 @@ page_urls = [
     path("register/", views.register, name="register"),
 ]
 
+# The hot paths (DESIGN.md); project/urls.py tries every app's hot paths before anything else.
+hot_api_urls = [
+    path("me/", api.me, name="api-me"),
+    path("home/", api.home, name="api-home"),
+]
+
 api_urls = [
     path("auth/register/", api.RegisterApi.as_view(), name="api-register"),
     path("auth/login/", api.LoginApi.as_view(), name="api-login"),
     path("auth/logout/", api.LogoutApi.as_view(), name="api-logout"),
     path("auth/whoami/", api.whoami, name="api-whoami"),
-    path("me/", api.me, name="api-me"),
     path("me/ledger/", api.me_ledger, name="api-me-ledger"),
-    path("home/", api.home, name="api-home"),
 ]
 
 # Naive baselines for the load harness (mounted under /api/bench/ only with BENCH_BASELINES).
