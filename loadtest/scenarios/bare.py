@@ -29,7 +29,7 @@ class Bare(Scenario):
         return [
             Goal(
                 self.name,
-                "authenticated bare view: no SQL (cached token and user)",
+                "authenticated bare view: no SQL (signed token, cached user)",
                 "0 SQL/req",
                 f"{sql:.2f}",
                 sql < 0.01,
