@@ -8,7 +8,7 @@ each storm, and prints/saves the comparison table.
     python -m loadtest.bench --ui                  # boot + seed, then Locust's web UI on :8089
 
 Stack: the dev stack's stores (SURGE_DEVSTACK_DIR), a fresh database `surge_bench` and Redis
-database 5, gunicorn with sync workers (one per core), a Celery worker (concurrency 2) and beat,
+database 5, gunicorn with sync workers (cores + 1), a Celery worker (concurrency 2) and beat,
 and nginx (or a tiny Python server) serving the CDN folder. Exit code: 0 when every invariant
 held, 1 when one broke (a fast wrong answer is a failure), 2 on harness errors.
 Goals the issue sets are judged and printed, but a missed goal does not fail the run.
@@ -251,7 +251,7 @@ def parse_args(argv):
     p.add_argument("--duration", type=float, help="measured seconds per variant (default 12; quick 2)")
     p.add_argument("--warmup", type=float, help="unmeasured seconds before each window (default 3; quick 0.5)")
     p.add_argument("--bench-users", type=int, help="accounts with tokens (default 2000; quick 60)")
-    p.add_argument("--workers", type=int, help="gunicorn sync workers (default: cores, at least 2)")
+    p.add_argument("--workers", type=int, help="gunicorn sync workers (default: cores + 1, at least 3)")
     p.add_argument("--db-name", default="surge_bench", help="database created fresh for the run")
     p.add_argument("--redis-db", type=int, default=5, help="Redis database number, flushed at start")
     p.add_argument("--out", help="folder for <date>.json and .png (default loadtest/results; quick: the run folder)")

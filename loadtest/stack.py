@@ -1,5 +1,5 @@
 """The server under test: its own database and Redis database on the dev stack's stores,
-production settings, gunicorn (sync workers, one per core), a Celery worker and beat, and an
+production settings, gunicorn (sync workers, cores + 1), a Celery worker and beat, and an
 optional static server standing in for the CDN.
 
 Isolation: the stores come from `deploy/devstack.py up` (honouring SURGE_DEVSTACK_DIR, or
@@ -137,7 +137,7 @@ class BenchStack:
         self.run_dir = run_dir
         self.db_name = db_name
         self.redis_db = redis_db
-        self.workers = workers or max(2, os.cpu_count() or 2)
+        self.workers = workers or max(3, (os.cpu_count() or 2) + 1)  # as deploy/gunicorn.conf.py
         self.web_port = web_port
         self.procs: dict[str, Proc] = {}
         self.env: dict[str, str] = {}
