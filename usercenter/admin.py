@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from project.redis import RedisUnavailable
 from usercenter import services
-from usercenter.models import Announcement, ApiToken, LedgerEntry, Profile, Wallet
+from usercenter.models import Announcement, ApiToken, LedgerEntry, Profile, RevokedToken, Wallet
 
 
 @admin.register(ApiToken)
@@ -18,6 +18,29 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tokens are issued by log-in; their plain text is never stored
+
+
+@admin.register(RevokedToken)
+class RevokedTokenAdmin(admin.ModelAdmin):
+    """Read-only: revocations are written when a token is deleted (logout, the token admin above,
+    a deleted or deactivated user, `manage.py tokens revoke`); rows go when the token expires."""
+
+    list_display = ("key_hash_prefix", "user_id", "revoked_at", "expires_at")
+    search_fields = ("=user_id", "key_hash")
+    date_hierarchy = "revoked_at"
+
+    @admin.display(description="token hash")
+    def key_hash_prefix(self, obj):
+        return obj.key_hash[:12] + "…"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleting a row would bring a revoked token back after the next sync
 
 
 @admin.register(Announcement)

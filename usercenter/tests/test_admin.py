@@ -7,9 +7,10 @@ from usercenter.models import Announcement, Profile
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("model", ["announcement", "profile", "wallet", "ledgerentry", "apitoken"])
+@pytest.mark.parametrize("model", ["announcement", "profile", "wallet", "ledgerentry", "apitoken", "revokedtoken"])
 def test_changelists_render(admin_client, user, model):
     services.wallet_credit(user_id=user.pk, kind="adjustment", reference="a", amount_cents=1)
+    services.token_revoke(raw=services.token_issue(user_id=user.pk))
     Announcement.objects.create(title="hello")
     res = admin_client.get(f"/admin/usercenter/{model}/")
     assert res.status_code == 200
@@ -49,3 +50,17 @@ def test_profile_edit_in_admin_refreshes_the_cached_hash(admin_client, user):
     assert res.status_code == 302
     assert Profile.objects.get(user=user).nickname == "Set by staff"
     assert get_redis().hget(services.user_hash_key(user.pk), "nickname") == b"Set by staff"
+
+
+def test_deleting_a_token_in_the_admin_revokes_it(admin_client, user, django_capture_on_commit_callbacks):
+    from usercenter import auth
+    from usercenter.models import ApiToken, RevokedToken
+
+    raw = services.token_issue(user_id=user.pk)
+    token = ApiToken.objects.get(key_hash=auth.hash_token(raw))
+    with django_capture_on_commit_callbacks(execute=True):
+        res = admin_client.post(f"/admin/usercenter/apitoken/{token.pk}/delete/", {"post": "yes"})
+    assert res.status_code == 302
+    assert RevokedToken.objects.filter(key_hash=token.key_hash).exists()
+    assert auth.verify_token(raw) is None
+    assert admin_client.get("/admin/usercenter/revokedtoken/").status_code == 200
