@@ -194,3 +194,30 @@ def wait_for_drain(queue_key: str, count_rows, expected: int, timeout: float = 6
     raise AssertionError(
         f"not drained: depth={queue.depth()} in_flight={queue.in_flight()} rows={count_rows()} expected={expected}"
     )
+
+
+def storm_http(
+    url: str, attempts: list[tuple[int, str]], *, threads: int = 50, json=None
+) -> list[tuple[int, int, dict]]:
+    """POST to `url` once per (user id, bearer token) in `attempts`, from `threads` threads that
+    start together (a barrier), each on its own keep-alive session. Returns (user id, status,
+    body) per attempt, in order."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    local = threading.local()
+    start = threading.Barrier(threads)
+
+    def attempt(item):
+        uid, token = item
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+            start.wait()
+        res = session.post(url, json=json, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        return uid, res.status_code, res.json()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(attempt, attempts))

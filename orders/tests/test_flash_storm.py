@@ -2,12 +2,9 @@
 Celery workers draining the queue, and a worker SIGKILLed in the middle of a batch."""
 
 import contextlib
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -69,20 +66,7 @@ def test_a_thousand_concurrent_buyers_of_a_hundred_units_get_exactly_a_hundred_o
     url = f"{live_gunicorn.url}/api/flash/{product.pk}/buy/"
     # Every buyer once, and the first 200 a second time at the same moment (limit 1).
     attempts = buyers + buyers[:200]
-    local = threading.local()
-    start = threading.Barrier(50)
-
-    def attempt(item):
-        uid, token = item
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-            start.wait()
-        res = session.post(url, json={"quantity": 1}, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        return uid, res.status_code, res.json()
-
-    with ThreadPoolExecutor(max_workers=50) as pool:
-        results = list(pool.map(attempt, attempts))
+    results = testing.storm_http(url, attempts, json={"quantity": 1})
     statuses = [s for _u, s, _b in results]
     assert statuses.count(202) == UNITS, {s: statuses.count(s) for s in set(statuses)}
     assert set(statuses) <= {202, 409, 410}

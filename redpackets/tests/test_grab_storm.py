@@ -4,10 +4,8 @@ workers draining the queues, workers SIGKILLed mid-batch, and the primary stoppe
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 from django.db import connections
 from django.db.models import Sum
 
@@ -29,23 +27,6 @@ def wait_for_drain(campaign, expected: int, timeout: float = 60.0) -> None:
     )
 
 
-def storm_http(url: str, attempts: list[tuple[int, str]], threads: int = 50) -> list[tuple[int, int, dict]]:
-    local = threading.local()
-    start = threading.Barrier(threads)
-
-    def attempt(item):
-        uid, token = item
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-            start.wait()
-        res = session.post(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        return uid, res.status_code, res.json()
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(attempt, attempts))
-
-
 def assert_persisted_exactly(campaign, won: dict[int, int]) -> None:
     """Every 200 is exactly one row with its amount, and exactly one ledger credit."""
     rows = dict(Grab.objects.filter(campaign=campaign).values_list("user_id", "amount_cents"))
@@ -64,7 +45,7 @@ def test_2000_concurrent_grabs_by_500_users_on_300_shares_pay_exactly_the_total(
     grabbers = make_grabbers(500, "storm", token_for)
     attempts = grabbers * 4
     random.Random(7).shuffle(attempts)
-    results = storm_http(f"{live_gunicorn.url}/api/redpackets/{campaign.pk}/grab/", attempts)
+    results = testing.storm_http(f"{live_gunicorn.url}/api/redpackets/{campaign.pk}/grab/", attempts)
 
     statuses = [s for _u, s, _b in results]
     assert statuses.count(200) == 300, {s: statuses.count(s) for s in set(statuses)}
@@ -135,7 +116,7 @@ def test_grabs_keep_answering_200_while_the_primary_is_down_and_are_persisted_af
     connections.close_all()
     devstack.stop("primary")
     try:
-        results = storm_http(f"{live_gunicorn.url}/api/redpackets/{campaign.pk}/grab/", grabbers, threads=20)
+        results = testing.storm_http(f"{live_gunicorn.url}/api/redpackets/{campaign.pk}/grab/", grabbers, threads=20)
         statuses = [s for _u, s, _b in results]
         assert statuses.count(200) == 150, {s: statuses.count(s) for s in set(statuses)}
         assert set(statuses) == {200, 410}
