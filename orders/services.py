@@ -23,7 +23,7 @@ from orders import keys, selectors
 from orders.models import Order, Product
 from orders.serializers import ORDER_FIELDS, order_dict
 from project.queue import ReliableQueue, register_queue_family
-from project.redis import RedisUnavailable, get_redis, load_script
+from project.redis import RedisUnavailable, get_redis, hot_script, load_script
 from project.tasks import kick_drain
 from staticgen import services as staticgen_services
 from usercenter import services as usercenter_services
@@ -266,8 +266,10 @@ def flash_buy(*, user_id: int, product_id: int, quantity: int = 1) -> str:
         raise FlashSoldOut("Sold out.")
     token = f"f{product_id}-{uuid.uuid4().hex}"
     now_ms = int(time.time() * 1000)
-    code, value = load_script(FLASH_BUY_SCRIPT)(
-        keys=keys.flash_keys(product_id), args=[user_id, quantity, now_ms, token, product_id]
+    code, value = hot_script(
+        load_script(FLASH_BUY_SCRIPT),
+        keys=keys.flash_keys(product_id),
+        args=[user_id, quantity, now_ms, token, product_id],
     )
     if code == 0:
         if value == 1:  # the queue went from empty to non-empty

@@ -18,7 +18,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from project.queue import ReliableQueue, register_queue_family
-from project.redis import RedisUnavailable, get_redis, load_script
+from project.redis import RedisUnavailable, get_redis, hot_script, load_script
 from project.tasks import kick_drain
 from redpackets import keys, splitting
 from redpackets.models import Campaign, Grab
@@ -293,7 +293,8 @@ _THROTTLED = "Too many attempts; slow down."
 def grab(*, user_id: int, campaign_id: int) -> GrabResult:
     """One Lua call, no SQL. Raises RedisUnavailable (the view answers 503)."""
     now_ms = int(time.time() * 1000)
-    code, value, kick = load_script(GRAB_SCRIPT)(
+    code, value, kick = hot_script(
+        load_script(GRAB_SCRIPT),
         keys=keys.grab_keys(campaign_id, user_id),
         args=[user_id, now_ms, campaign_id, GRAB_RATE_LIMIT, GRAB_RATE_WINDOW_MS],
     )

@@ -1,0 +1,107 @@
+"""The hot paths' own Redis connection (project.redis.hot_command / hot_script), against the
+live Redis: raw replies, counting, NOSCRIPT after a flush, a connection the server dropped, a
+reply left unread, threads and a forked child."""
+
+import multiprocessing
+import threading
+
+import pytest
+import redis
+
+from project import counters
+from project.redis import _pinned_connection, get_redis, hot_command, hot_script
+
+
+def test_raw_replies_and_every_command_is_counted():
+    client = get_redis()
+    client.hset("t:hot:h", mapping={"a": "1", "b": "2"})
+    hot_command("PING")  # connected (the handshake's commands count too)
+    _sql0, redis0 = counters.snapshot()
+    assert hot_command("HGET", "t:hot:h", "a") == b"1"
+    # No response callbacks: the reply as Redis sends it (the client would turn PONG into True).
+    assert hot_command("PING") == b"PONG"
+    _sql1, redis1 = counters.snapshot()
+    assert redis1 - redis0 == 2
+
+
+def test_script_is_loaded_again_after_a_script_flush():
+    script = get_redis().register_script("return {KEYS[1], ARGV[1]}")
+    assert hot_script(script, keys=["t:hot:k"], args=[7]) == [b"t:hot:k", b"7"]
+    get_redis().script_flush()
+    assert hot_script(script, keys=["t:hot:k"], args=[8]) == [b"t:hot:k", b"8"]
+
+
+def test_an_error_reply_is_raised_and_the_connection_stays_usable():
+    get_redis().set("t:hot:s", "text")
+    with pytest.raises(redis.exceptions.ResponseError):
+        hot_command("INCR", "t:hot:s")
+    assert hot_command("GET", "t:hot:s") == b"text"
+
+
+def test_a_connection_the_server_closed_is_reopened_once():
+    conn_id = hot_command("CLIENT", "ID")
+    assert get_redis().client_kill_filter(_id=conn_id) == 1
+    # The next command finds the socket closed, reconnects and succeeds.
+    assert hot_command("PING") == b"PONG"
+    assert hot_command("CLIENT", "ID") != conn_id
+
+
+def test_a_reply_left_unread_is_never_read_by_the_next_command(monkeypatch):
+    client = get_redis()
+    client.set("t:hot:a", "A")
+    client.set("t:hot:b", "B")
+    conn = _pinned_connection()
+    real_read = conn.read_response
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # e.g. gunicorn's timeout firing between send and read
+
+    monkeypatch.setattr(conn, "read_response", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        hot_command("GET", "t:hot:a")
+    monkeypatch.setattr(conn, "read_response", real_read)
+    # The GET a reply is still on the old socket: it was dropped, so b gets b's answer.
+    assert hot_command("GET", "t:hot:b") == b"B"
+
+
+def test_threads_each_use_their_own_connection_in_parallel():
+    n_threads, n_incr = 8, 300
+    ids, errors = set(), []
+    barrier = threading.Barrier(n_threads)
+
+    def work():
+        try:
+            barrier.wait()
+            ids.add(hot_command("CLIENT", "ID"))
+            for _ in range(n_incr):
+                hot_command("INCR", "t:hot:n")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(ids) == n_threads
+    assert int(get_redis().get("t:hot:n")) == n_threads * n_incr
+
+
+def _child(queue):
+    queue.put((hot_command("CLIENT", "ID"), hot_command("GET", "t:hot:fork")))
+
+
+def test_a_forked_child_opens_its_own_connection():
+    get_redis().set("t:hot:fork", "F")
+    parent_id = hot_command("CLIENT", "ID")
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(queue,))
+    proc.start()
+    child_id, value = queue.get(timeout=20)
+    proc.join(timeout=20)
+    assert value == b"F"
+    assert child_id != parent_id
+    # The parent's connection was not touched by the child.
+    assert hot_command("CLIENT", "ID") == parent_id
