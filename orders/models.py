@@ -63,7 +63,8 @@ class Order(models.Model):
         NORMAL = "normal", "Normal"
         FLASH = "flash", "Flash sale"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
+    # order_user_newest leads with user: no second index on it to write per order.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders", db_index=False)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="orders")
     quantity = models.PositiveIntegerField()
     amount_cents = models.PositiveBigIntegerField()

@@ -7,7 +7,8 @@ class SignIn(models.Model):
     """One row per user per site-day. UNIQUE(user, date) is what makes "one reward per day" hold
     under any number of parallel clicks: the losing INSERT does nothing instead of paying twice."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signins")
+    # signin_user_date_unique leads with user: no second index on it to write per sign-in.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signins", db_index=False)
     # The day in settings.TIME_ZONE (the site's day), not the UTC date of created_at.
     date = models.DateField()
     # Consecutive days ending on `date` (1 = no sign-in the day before).

@@ -80,7 +80,10 @@ class LedgerEntry(models.Model):
         ORDER = "order", "Order"
         ADJUSTMENT = "adjustment", "Manual adjustment"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries")
+    # ledger_user_recent leads with user: no second index on it to write per credit.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
+    )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     amount_cents = models.BigIntegerField(default=0)
     points = models.BigIntegerField(default=0)
