@@ -33,6 +33,15 @@ def on_starting(server):
     os.makedirs(_metrics_dir, exist_ok=True)
 
 
+def post_worker_init(worker):
+    """The app is loaded: move its ~100k long-lived objects out of the collector's sight. A full
+    collection then scans only what requests create (measured: 44 ms -> 0.9 ms), so an
+    occasional gen-2 pass no longer stalls a request for tens of ms (Instagram's gc.freeze)."""
+    import gc
+
+    gc.freeze()
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -13,6 +13,7 @@ Celery worker, the stores and this load generator over the window.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--web-pids", default="", help="gunicorn master pid (workers are found from it)")
     p.add_argument("--worker-pids", default="", help="celery worker master pid")
     p.add_argument("--store-pids", default="", help="postgres / redis root pids")
+    p.add_argument("--redis-pids", default="", help="redis pid (a part of the stores)")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
 
@@ -55,11 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     user_cls = classes[cls_name]
     web, worker, stores = _ints(args.web_pids), _ints(args.worker_pids), _ints(args.store_pids)
+    redis_pids = _ints(args.redis_pids)
 
     # stop_timeout: users finish the request in flight when the window closes, so every answer
     # the server gave is seen (the invariant checks compare 200s with database rows).
     env = Environment(user_classes=[user_cls], events=events, host=user_cls.host, stop_timeout=15)
     runner = env.create_local_runner()
+    # The generator's own full collections would stall every request in flight and show up as
+    # server latency: keep Locust's startup objects out of them (the server does the same).
+    gc.freeze()
     started_wall = time.time()
     runner.start(args.users, spawn_rate=max(args.users, 1))
     gevent.sleep(args.warmup)
@@ -72,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             "web": cpu_snapshot(expand(web)),
             "worker": cpu_snapshot(expand(worker)),
             "stores": cpu_snapshot(expand(stores)),
+            "redis": cpu_snapshot(redis_pids),
             "loadgen": cpu_snapshot([psutil.Process().pid], with_children=False),
             "box": psutil.cpu_times(),
         }
@@ -101,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         "avg_ms": total.avg_response_time if total.num_requests else None,
         "errors": [{"error": str(e.error)[:200], "count": e.occurrences} for e in env.stats.errors.values()][:10],
         "status_window": dict(locustfile.STATUS_WINDOW.get(args.variant, {})),
-        "cpu_s": {k: cpu_delta(s0[k], s1[k]) for k in ("web", "worker", "stores", "loadgen")},
+        "cpu_s": {k: cpu_delta(s0[k], s1[k]) for k in ("web", "worker", "stores", "redis", "loadgen")},
         "box_busy_s": _busy(s1["box"]) - _busy(s0["box"]),
         "metrics_before": s0["metrics"],
         "metrics_after": s1["metrics"],
