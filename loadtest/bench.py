@@ -133,6 +133,7 @@ def run_variant(ctx: Context, scenario, variant, *, users: int, warmup: float, d
         "--web-pids", str(web_pid),
         "--worker-pids", str(stack.procs["worker"].pid) if "worker" in stack.procs else "",
         "--store-pids", ",".join(str(p) for p in stack.store_pids()),
+        "--redis-pids", ",".join(str(p) for p in stack.redis_pids()),
         "--out", str(out),
     ]  # fmt: skip
     env = dict(os.environ, LOADTEST_MANIFEST=str(manifest_path))
@@ -183,15 +184,16 @@ def run_variant(ctx: Context, scenario, variant, *, users: int, warmup: float, d
     if served:
         res["sql_per_req"] = None if on_cdn else sum(v["sql"] for v in views.values()) / served
         res["redis_per_req"] = None if on_cdn else sum(v["redis"] for v in views.values()) / served
-        for k in ("web", "worker", "stores", "loadgen"):
-            res[f"{k}_cpu_ms_per_req"] = res["cpu_s"][k] * 1000 / served
+        for k in ("web", "worker", "stores", "redis", "loadgen"):
+            if k in res["cpu_s"]:
+                res[f"{k}_cpu_ms_per_req"] = res["cpu_s"][k] * 1000 / served
     else:
         res["sql_per_req"] = res["redis_per_req"] = None
     res["error_rate"] = res["failures"] / res["requests"] if res["requests"] else None
     # CPU the rest of the machine used during the window (other people's work is noise here).
     window = res.get("window_s") or 0
     if window and res.get("box_busy_s") is not None:
-        ours = sum(res["cpu_s"].values())
+        ours = sum(v for k, v in res["cpu_s"].items() if k != "redis")  # redis is part of stores
         res["other_cpu_share"] = max(0.0, res["box_busy_s"] - ours) / (window * (os.cpu_count() or 1))
         res["box_busy_share"] = res["box_busy_s"] / (window * (os.cpu_count() or 1))
     res["extra"] = {}

@@ -37,9 +37,13 @@ def scrape(url: str) -> dict:
     return out
 
 
-def cpu_snapshot(pids: list[int], with_children: bool = True) -> dict[int, float]:
-    """CPU seconds (user + system) per process; a root's reaped children count too (PostgreSQL
-    backends that exited during the window)."""
+def cpu_snapshot(pids: list[int], with_children: bool = False) -> dict[int, float]:
+    """CPU seconds (user + system) per process. Take `expand()`ed pids: each process counts its
+    own time only. A parent's "reaped children" time (with_children) is the whole life of a child
+    that exited, not its share of the window: a PostgreSQL connection that gunicorn closes after
+    CONN_MAX_AGE lands its minutes of work in whatever window it closes in (seen: 6.6 s of the
+    naive grab's backends billed to the next variant's 12 s). A process that exits inside the
+    window loses its in-window time instead, which is small (connections are long-lived)."""
     snap: dict[int, float] = {}
     for pid in pids:
         try:

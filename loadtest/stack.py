@@ -379,6 +379,12 @@ http {{
                 pids += [pid, *(c.pid for c in proc.children(recursive=True))]
         return pids
 
+    def redis_pids(self) -> list[int]:
+        """Redis alone (a part of store_pids): the grab's Lua runs there, the drain's SQL not."""
+        with contextlib.suppress(OSError, ValueError, psutil.Error):
+            return [int((stack_dir() / "redis.pid").read_text().split()[0])]
+        return []
+
     def stop(self) -> None:
         for name in ("cdn", "beat", "worker", "web"):
             if name in self.procs:

@@ -96,6 +96,7 @@ def run(ctx, scenario, variant, *, connections: int, duration: float, threads: i
     script.write_text(LUA % {"spec": _lua_table(variant.spec)})
     stack = ctx.stack
     web, worker, stores = [stack.procs["web"].pid], stack.worker_pids()[:1], stack.store_pids()
+    groups = (("web", web), ("worker", worker), ("stores", stores), ("redis", stack.redis_pids()))
     samples: list = []
     stop = threading.Event()
     thread = None
@@ -114,7 +115,7 @@ def run(ctx, scenario, variant, *, connections: int, duration: float, threads: i
         thread = threading.Thread(target=loop, daemon=True)
         thread.start()
     m0 = scrape(stack.url + "/metrics")
-    c0 = {k: cpu_snapshot(expand(p)) for k, p in (("web", web), ("worker", worker), ("stores", stores))}
+    c0 = {k: cpu_snapshot(expand(p)) for k, p in groups}
     t0, wall0 = time.monotonic(), time.time()
     cmd = [
         wrk_path(), "-t", str(threads), "-c", str(connections), "-d", f"{int(duration)}s", "--latency",
@@ -122,7 +123,7 @@ def run(ctx, scenario, variant, *, connections: int, duration: float, threads: i
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     t1, wall1 = time.monotonic(), time.time()
-    c1 = {k: cpu_snapshot(expand(p)) for k, p in (("web", web), ("worker", worker), ("stores", stores))}
+    c1 = {k: cpu_snapshot(expand(p)) for k, p in groups}
     # wrk stops without waiting for the answers in flight; the server finishes them (a grab
     # may be written): let them land before reading the server's counters.
     time.sleep(1.0)
