@@ -14,7 +14,7 @@ from orders import keys
 from orders.models import Order, Product
 from orders.serializers import ORDER_FIELDS, order_dict, product_dict
 from project.cache import TwoLevelCache
-from project.redis import RedisUnavailable, get_redis
+from project.redis import RedisUnavailable, get_redis, hot_command
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def order_first_page_json(*, user_id: int) -> bytes:
     p1, gen_key = keys.page1_key(user_id), keys.page1_gen_key(user_id)
     client = get_redis()
     try:
-        raw = client.get(p1)
+        raw = hot_command("GET", p1)
         if raw is not None:
             return raw
         gen = client.get(gen_key)  # before the read: a write after it makes the fill a no-op

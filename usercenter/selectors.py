@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from project.cache import TwoLevelCache
-from project.redis import RedisUnavailable, get_redis
+from project.redis import RedisUnavailable, get_redis, hot_command
 from usercenter.models import Announcement, LedgerEntry, Wallet
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,9 @@ def user_hash_get(*, user_id: int) -> dict[str, str]:
     just its missing groups. Raises UserNotFound; RedisUnavailable propagates."""
     from usercenter import services
 
-    raw = get_redis().hgetall(services.user_hash_key(user_id))
+    raw = hot_command("HGETALL", services.user_hash_key(user_id))
+    if isinstance(raw, list):  # RESP2 sends a flat list of fields and values; RESP3 a map
+        raw = dict(zip(raw[::2], raw[1::2], strict=True))
     h = {k.decode(): v.decode() for k, v in raw.items()}
     missing = [g for g, names in USER_HASH_GROUPS.items() if any(n not in h for n in names)]
     if not missing:
