@@ -71,11 +71,11 @@ def order_first_page_json(*, user_id: int) -> bytes:
     GET, zero SQL, nothing decoded or encoded); on a miss read from the replica and stored
     unless an order write invalidated it meanwhile. Redis down: straight from the database."""
     p1, gen_key = keys.page1_key(user_id), keys.page1_gen_key(user_id)
-    client = get_redis()
     try:
         raw = hot_command("GET", p1)
         if raw is not None:
             return raw
+        client = get_redis()  # the miss path only
         gen = client.get(gen_key)  # before the read: a write after it makes the fill a no-op
     except RedisUnavailable:
         logger.warning("order page 1 of user %s read from the database: Redis unavailable", user_id)
