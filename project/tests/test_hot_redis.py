@@ -1,6 +1,7 @@
-"""The hot paths' own Redis connection (project.redis.hot_command / hot_script), against the
-live Redis: raw replies, counting, NOSCRIPT after a flush, a connection the server dropped, a
-reply left unread, threads and a forked child."""
+"""The hot paths' own Redis connection (project.redis.hot_command / hot_script, and the batched
+hot_pipeline / hot_script_many), against the live Redis: raw replies, counting, NOSCRIPT after a
+flush, error replies in a batch, a connection the server dropped, a reply left unread, threads
+and a forked child."""
 
 import multiprocessing
 import threading
@@ -9,7 +10,7 @@ import pytest
 import redis
 
 from project import counters
-from project.redis import _pinned_connection, get_redis, hot_command, hot_script
+from project.redis import _pinned_connection, get_redis, hot_command, hot_pipeline, hot_script, hot_script_many
 
 
 def test_raw_replies_and_every_command_is_counted():
@@ -105,3 +106,60 @@ def test_a_forked_child_opens_its_own_connection():
     assert child_id != parent_id
     # The parent's connection was not touched by the child.
     assert hot_command("CLIENT", "ID") == parent_id
+
+
+# ---------------------------------------------------------------- batches in one round trip
+
+
+def test_pipeline_replies_in_order_with_error_replies_in_place():
+    get_redis().set("t:hot:p:s", "text")
+    hot_command("PING")
+    _sql0, redis0 = counters.snapshot()
+    replies = hot_pipeline(
+        [("SET", "t:hot:p:a", 1), ("INCR", "t:hot:p:s"), ("INCR", "t:hot:p:a"), ("GET", "t:hot:p:s")]
+    )
+    _sql1, redis1 = counters.snapshot()
+    assert replies[0] == b"OK"
+    assert isinstance(replies[1], redis.exceptions.ResponseError)
+    # The commands after the error ran, and their replies are theirs.
+    assert replies[2:] == [2, b"text"]
+    assert redis1 - redis0 == 4
+    # The connection is in step for the next command.
+    assert hot_command("GET", "t:hot:p:a") == b"2"
+
+
+def test_script_many_after_a_script_flush_runs_every_call_once():
+    script = get_redis().register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    assert hot_script_many(script, [(["t:hot:m:a"], [1])]) == [1]
+    get_redis().script_flush()
+    calls = [(["t:hot:m:a"], [10]), (["t:hot:m:b"], [5]), (["t:hot:m:a"], [100])]
+    assert hot_script_many(script, calls) == [11, 5, 111]
+    assert get_redis().get("t:hot:m:a") == b"111"
+    assert hot_script_many(script, []) == []
+
+
+def test_pipeline_on_a_connection_the_server_closed_is_sent_again():
+    conn_id = hot_command("CLIENT", "ID")
+    assert get_redis().client_kill_filter(_id=conn_id) == 1
+    assert hot_pipeline([("SET", "t:hot:p:k", "v"), ("GET", "t:hot:p:k")]) == [b"OK", b"v"]
+    assert hot_command("CLIENT", "ID") != conn_id
+
+
+def test_pipeline_interrupted_mid_read_drops_the_socket(monkeypatch):
+    get_redis().set("t:hot:p:x", "X")
+    conn = _pinned_connection()
+    real_read = conn.read_response
+    reads = []
+
+    def second_read_interrupted(*args, **kwargs):
+        reads.append(1)
+        if len(reads) == 2:
+            raise KeyboardInterrupt
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(conn, "read_response", second_read_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        hot_pipeline([("PING",), ("PING",), ("PING",)])
+    monkeypatch.setattr(conn, "read_response", real_read)
+    # Two PONGs were left on the old socket; the next command gets its own reply.
+    assert hot_command("GET", "t:hot:p:x") == b"X"
