@@ -350,7 +350,9 @@ def grab_naive(*, user_id: int, campaign_id: int) -> GrabResult:
         usercenter_services.wallet_credit(
             user_id=user_id, kind=GRAB_KIND, reference=f"rp:{campaign_id}:{user_id}", amount_cents=amount
         )
-        transaction.on_commit(lambda: _forget_users([user_id]), using="default")
+        transaction.on_commit(
+            lambda: usercenter_services.user_hash_forget(user_id=user_id, fields=USER_HASH_FIELDS), using="default"
+        )
     return GrabResult(200, {"amount_cents": amount, "packet_id": campaign_id})
 
 
@@ -414,22 +416,17 @@ def grab_record_batch(queue_key: str, events: list[dict]) -> None:
                 [t for _k, (_a, t) in items],
             ],
         )
+        # After commit, one script call per user refreshes the balance and drops the grab count
+        # and total from the cached hash (the next read refills them from the rows).
         usercenter_services.wallet_credit_batch(
             entries=[
                 {"user_id": u, "kind": GRAB_KIND, "reference": f"rp:{c}:{u}", "amount_cents": a}
                 for (c, u), (a, _t) in items
-            ]
+            ],
+            forget_fields=USER_HASH_FIELDS,
         )
         if _DRAIN_PAUSE_SECONDS:
             time.sleep(_DRAIN_PAUSE_SECONDS)
-        user_ids = sorted({u for (_c, u), _v in items})
-        transaction.on_commit(lambda: _forget_users(user_ids), using="default")
-
-
-def _forget_users(user_ids: list[int]) -> None:
-    """The grab count and total in the users' cached hashes changed: drop those fields (one
-    pipelined round trip for the whole batch)."""
-    usercenter_services.user_hash_forget_many(user_ids=user_ids, fields=USER_HASH_FIELDS)
 
 
 def grab_queue_keys() -> list[str]:

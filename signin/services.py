@@ -161,8 +161,7 @@ def signin_cache_repair(*, limit: int = REPAIR_BATCH_SIZE) -> int:
         logger.info("sign-in cache repair postponed: Redis still unavailable")
         return 0
     SignIn.objects.filter(pk__in=[r[0] for r in rows]).update(cache_synced=True)
-    for user_id in {r[1] for r in rows}:
-        usercenter_services.user_hash_forget(user_id=user_id, fields=["streak", "signed_today"])
+    usercenter_services.user_hash_forget_many(user_ids={r[1] for r in rows}, fields=["streak", "signed_today"])
     return len(rows)
 
 
@@ -188,8 +187,7 @@ def signin_cache_rebuild(
             pipe.set(rules.bitmap_key(uid, year, month), rules.bitmap_bytes(days[uid]), ex=rules.BITMAP_TTL_SECONDS)
             pipe.delete(rules.state_key(uid))
         pipe.execute()
-        for uid in chunk:
-            usercenter_services.user_hash_forget(user_id=uid, fields=["streak", "signed_today"])
+        usercenter_services.user_hash_forget_many(user_ids=chunk, fields=["streak", "signed_today"])
         if progress:
             progress(min(start + len(chunk), len(users)), len(users))
     return len(users)

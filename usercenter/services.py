@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
 
-from project.redis import RedisUnavailable, get_redis, load_script
+from project.redis import RedisUnavailable, get_redis, hot_pipeline, hot_script_many, load_script
 from usercenter.auth import hash_token, make_token
 from usercenter.models import ApiToken, Profile, Wallet
 
@@ -91,10 +91,14 @@ def user_hash_wallet_mark_key(user_id: int) -> str:
     return f"user:{{{user_id}}}:wv"
 
 
-def _user_hash_script_call(*, user_id: int, fields: dict, mode: str, wallet_version: int | None, ttl: int | None):
+def _user_hash_script_call(
+    *, user_id: int, fields: dict, mode: str, wallet_version: int | None, ttl: int | None, forget=()
+) -> dict:
     args: list = [ttl or USER_HASH_TTL_SECONDS, mode, "" if wallet_version is None else wallet_version]
     for k, v in fields.items():
         args.extend([k, "" if v is None else v])
+    for k in forget:  # '-field': the script deletes it (see user_hash_set.lua)
+        args.extend(["-" + k, ""])
     return {"keys": [user_hash_key(user_id), user_hash_wallet_mark_key(user_id)], "args": args}
 
 
@@ -111,25 +115,31 @@ def user_hash_write(
 
 
 def user_hash_write_many(*, writes: list[dict]) -> None:
-    """Several `user_hash_write`s (dicts of its arguments, mode "update") in one round trip:
-    a drained batch of 500 grabs refreshes 500 wallets without 500 network waits."""
+    """Several `user_hash_write`s (dicts of its arguments, mode "update", plus `forget`: fields
+    to delete) in one round trip, one script call per user: a drained batch of 500 grabs
+    refreshes 500 wallets and drops their grab counts without 500 network waits."""
     if not writes:
         return
-    script = load_script(USER_HASH_SCRIPT)
+    calls = []
+    for w in writes:
+        call = _user_hash_script_call(
+            user_id=w["user_id"],
+            fields=w.get("fields", {}),
+            mode=w.get("mode", "update"),
+            wallet_version=w.get("wallet_version"),
+            ttl=w.get("ttl"),
+            forget=w.get("forget", ()),
+        )
+        calls.append((call["keys"], call["args"]))
     try:
-        pipe = get_redis().pipeline(transaction=False)
-        for w in writes:
-            call = _user_hash_script_call(
-                user_id=w["user_id"],
-                fields=w["fields"],
-                mode=w.get("mode", "update"),
-                wallet_version=w.get("wallet_version"),
-                ttl=w.get("ttl"),
-            )
-            script(**call, client=pipe)
-        pipe.execute()
+        replies = hot_script_many(load_script(USER_HASH_SCRIPT), calls)
     except RedisUnavailable:
         logger.warning("user hashes of %d users not refreshed: Redis unavailable", len(writes))
+        return
+    failed = [w["user_id"] for w, r in zip(writes, replies, strict=True) if isinstance(r, Exception)]
+    if failed:
+        error = next(r for r in replies if isinstance(r, Exception))
+        logger.error("user hashes of %d users not refreshed (%s): %s", len(failed), failed[:20], error)
 
 
 def user_hash_drop(*, user_id: int) -> None:
@@ -143,7 +153,8 @@ def user_hash_drop(*, user_id: int) -> None:
 
 _LEDGER_INSERT = """
 INSERT INTO usercenter_ledgerentry (user_id, kind, amount_cents, points, reference, memo, created_at)
-VALUES {values}
+SELECT u, k, a, p, r, m, now()
+  FROM unnest(%s::int[], %s::varchar[], %s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[]) AS d(u, k, a, p, r, m)
 ON CONFLICT (kind, reference) DO NOTHING
 RETURNING user_id, amount_cents, points
 """
@@ -178,64 +189,69 @@ def wallet_credit(
     return bool(applied)
 
 
-def wallet_credit_batch(*, entries: list[dict]) -> list[dict]:
+def wallet_credit_batch(*, entries: list[dict], forget_fields=()) -> list[dict]:
     """Apply many credits in one transaction: ledger rows with ON CONFLICT DO NOTHING, then one
     UPDATE of the wallets of the rows actually inserted (replays change nothing). Wallet rows
     are locked in user-id order first, so concurrent batches cannot deadlock. After commit the
-    cached hashes get the new balances. Returns the entries applied, with new balances."""
+    cached hashes get the new balances, and lose `forget_fields` (fields the caller's own write
+    changed: every entry's user, credited or not) in the same script call. Returns the entries
+    applied, with new balances."""
     if not entries:
         return []
     for e in entries:
         if int(e.get("amount_cents", 0)) < 0 or int(e.get("points", 0)) < 0:
             raise ValueError("credits are never negative")
+    user_ids = sorted({int(e["user_id"]) for e in entries})
     with transaction.atomic(using="default"):
         cursor = connections["default"].cursor()
-        user_ids = sorted({int(e["user_id"]) for e in entries})
-        cursor.execute(
-            "INSERT INTO usercenter_wallet (user_id, balance_cents, points, version, updated_at) "
-            "SELECT unnest(%s::bigint[]), 0, 0, 0, now() ON CONFLICT (user_id) DO NOTHING",
-            [user_ids],
-        )
-        cursor.execute(
-            "SELECT user_id FROM usercenter_wallet WHERE user_id = ANY(%s) ORDER BY user_id FOR UPDATE", [user_ids]
-        )
-        placeholders = ",".join(["(%s, %s, %s, %s, %s, %s, now())"] * len(entries))
-        params: list = []
+        lock = "SELECT user_id FROM usercenter_wallet WHERE user_id = ANY(%s) ORDER BY user_id FOR UPDATE"
+        cursor.execute(lock, [user_ids])
+        if cursor.rowcount < len(user_ids):
+            # Wallets are made at sign-up; one missing (older account, deleted by hand) is made here.
+            cursor.execute(
+                "INSERT INTO usercenter_wallet (user_id, balance_cents, points, version, updated_at) "
+                "SELECT unnest(%s::bigint[]), 0, 0, 0, now() ON CONFLICT (user_id) DO NOTHING",
+                [user_ids],
+            )
+            cursor.execute(lock, [user_ids])
+        columns: tuple[list, ...] = ([], [], [], [], [], [])
         for e in entries:
-            params += [
-                int(e["user_id"]),
-                e["kind"],
-                int(e.get("amount_cents", 0)),
-                int(e.get("points", 0)),
-                str(e["reference"])[:100],
-                str(e.get("memo", ""))[:200],
-            ]
-        cursor.execute(_LEDGER_INSERT.format(values=placeholders), params)
+            columns[0].append(int(e["user_id"]))
+            columns[1].append(e["kind"])
+            columns[2].append(int(e.get("amount_cents", 0)))
+            columns[3].append(int(e.get("points", 0)))
+            columns[4].append(str(e["reference"])[:100])
+            columns[5].append(str(e.get("memo", ""))[:200])
+        cursor.execute(_LEDGER_INSERT, columns)
         inserted = cursor.fetchall()
-        if not inserted:
-            return []
-        totals: dict[int, list[int]] = {}
-        for uid, amount, pts in inserted:
-            t = totals.setdefault(uid, [0, 0])
-            t[0] += amount
-            t[1] += pts
-        uids = sorted(totals)
-        cursor.execute(_WALLET_UPDATE, [uids, [totals[u][0] for u in uids], [totals[u][1] for u in uids]])
-        wallets = {uid: (balance, pts, version) for uid, balance, pts, version in cursor.fetchall()}
+        wallets: dict[int, tuple[int, int, int]] = {}
+        if inserted:
+            totals: dict[int, list[int]] = {}
+            for uid, amount, pts in inserted:
+                t = totals.setdefault(uid, [0, 0])
+                t[0] += amount
+                t[1] += pts
+            uids = sorted(totals)
+            cursor.execute(_WALLET_UPDATE, [uids, [totals[u][0] for u in uids], [totals[u][1] for u in uids]])
+            wallets = {uid: (balance, pts, version) for uid, balance, pts, version in cursor.fetchall()}
+        forget = tuple(forget_fields)
 
         def refresh():
-            user_hash_write_many(
-                writes=[
-                    {
-                        "user_id": uid,
-                        "fields": {"balance_cents": balance, "points": pts, "wallet_version": version},
-                        "wallet_version": version,
-                    }
-                    for uid, (balance, pts, version) in wallets.items()
-                ]
-            )
+            writes = [
+                {
+                    "user_id": uid,
+                    "fields": {"balance_cents": balance, "points": pts, "wallet_version": version},
+                    "wallet_version": version,
+                    "forget": forget,
+                }
+                for uid, (balance, pts, version) in wallets.items()
+            ]
+            if forget:
+                writes += [{"user_id": uid, "forget": forget} for uid in user_ids if uid not in wallets]
+            user_hash_write_many(writes=writes)
 
-        transaction.on_commit(refresh, using="default")
+        if wallets or forget:
+            transaction.on_commit(refresh, using="default")
     return [
         {
             "user_id": uid,
@@ -251,13 +267,10 @@ def wallet_credit_batch(*, entries: list[dict]) -> list[dict]:
 def user_hash_forget_many(*, user_ids, fields: list[str]) -> None:
     """`user_hash_forget` for many users in one round trip."""
     user_ids = list(user_ids)
-    if not user_ids:
+    if not user_ids or not fields:
         return
     try:
-        pipe = get_redis().pipeline(transaction=False)
-        for uid in user_ids:
-            pipe.hdel(user_hash_key(uid), *fields)
-        pipe.execute()
+        hot_pipeline([("HDEL", user_hash_key(uid), *fields) for uid in user_ids])
     except RedisUnavailable:
         logger.warning("user hash fields %s of %d users not dropped: Redis unavailable", fields, len(user_ids))
 

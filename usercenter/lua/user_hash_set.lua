@@ -1,7 +1,8 @@
 -- Write fields of one user's cached hash (KEYS[1] = user:{<uid>}, KEYS[2] = user:{<uid>}:wv).
 -- ARGV[1] = ttl seconds, ARGV[2] = 'fill' (create the hash) or 'update' (only if it exists),
 -- ARGV[3] = wallet version carried by these fields, or '' when they carry no wallet fields,
--- ARGV[4..] = field, value, field, value, ...
+-- ARGV[4..] = field, value, field, value, ...; a field written '-name' (value ignored) is
+-- deleted instead: fields whose owner changed are dropped and refilled on the next read.
 -- Wallet fields older than the cached ones are dropped: refreshes that arrive out of order
 -- (two workers committing one after the other) never put an older balance back.
 -- KEYS[2] closes the other race: a credit commits while the hash is missing (its refresh is
@@ -37,7 +38,9 @@ local wallet_fields = {balance_cents = true, points = true, wallet_version = tru
 local n = 0
 for i = 4, #ARGV, 2 do
   local field = ARGV[i]
-  if not (skip_wallet and wallet_fields[field]) then
+  if string.sub(field, 1, 1) == '-' then
+    n = n + redis.call('HDEL', key, string.sub(field, 2))
+  elseif not (skip_wallet and wallet_fields[field]) then
     redis.call('HSET', key, field, ARGV[i + 1])
     n = n + 1
   end

@@ -118,3 +118,47 @@ def test_a_batch_credit_refreshes_every_cached_hash(make_user):
     )
     for u in users:
         assert get_redis().hget(user_hash_key(u.pk), "balance_cents") == b"7"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_forget_fields_drop_from_every_entry_users_hash_credited_or_replayed(make_user):
+    credited, replayed, uncached = make_user("f1"), make_user("f2"), make_user("f3")
+    services.wallet_credit(user_id=replayed.pk, kind="redpacket_grab", reference="rp:1:r", amount_cents=5)
+    for u in (credited, replayed):
+        services.user_hash_write(
+            user_id=u.pk, fields={"balance_cents": 0, "grabs_count": 4, "nickname": "n"}, mode="fill"
+        )
+    services.wallet_credit_batch(
+        entries=[
+            {"user_id": credited.pk, "kind": "redpacket_grab", "reference": "rp:1:c", "amount_cents": 9},
+            {"user_id": replayed.pk, "kind": "redpacket_grab", "reference": "rp:1:r", "amount_cents": 5},
+            {"user_id": uncached.pk, "kind": "redpacket_grab", "reference": "rp:1:u", "amount_cents": 2},
+        ],
+        forget_fields=["grabs_count"],
+    )
+    client = get_redis()
+    cached = client.hgetall(user_hash_key(credited.pk))
+    assert cached[b"balance_cents"] == b"9" and b"grabs_count" not in cached and cached[b"nickname"] == b"n"
+    # A replay changed no balance, but the caller's own write (a re-inserted row) may have.
+    cached = client.hgetall(user_hash_key(replayed.pk))
+    assert b"grabs_count" not in cached and cached[b"nickname"] == b"n"
+    # Forgetting never creates a hash.
+    assert not client.exists(user_hash_key(uncached.pk))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_user_without_a_wallet_row_gets_one_on_the_first_credit(make_user):
+    u = make_user("nowallet")
+    Wallet.objects.filter(user=u).delete()
+    applied = services.wallet_credit_batch(
+        entries=[{"user_id": u.pk, "kind": "adjustment", "reference": "w1", "amount_cents": 11}]
+    )
+    assert applied[0]["balance_cents"] == 11
+    assert Wallet.objects.get(user=u).balance_cents == 11
+
+
+@pytest.mark.django_db
+def test_wallet_pages_keep_room_for_in_place_updates():
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'usercenter_wallet'")
+        assert "fillfactor=70" in (cursor.fetchone()[0] or [])
