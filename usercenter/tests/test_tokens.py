@@ -203,3 +203,32 @@ def test_tokens_command_lists_revokes_and_syncs(user, token_for, capsys):
     assert not ApiToken.objects.filter(user=user).exists()
     call_command("tokens", "sync")
     assert "revoked tokens listed: 2" in capsys.readouterr().out
+
+
+def test_a_checked_signature_is_remembered_but_age_and_revocation_are_checked_every_time(
+    user, token_for, settings, time_machine, django_capture_on_commit_callbacks
+):
+    settings.API_TOKEN_MAX_AGE_SECONDS = 3600
+    token = token_for(user)
+    auth.revoked.refresh(force=True)
+    assert auth.verify_token(token) == user.pk
+    hits = auth._signed.cache_info().hits
+    assert auth.verify_token(token) == user.pk
+    assert auth._signed.cache_info().hits == hits + 1  # no HMAC the second time
+    # Revoked after it was remembered: refused.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.token_revoke(raw=token)
+    assert auth.verify_token(token) is None
+    # Expired after it was remembered: refused.
+    other = token_for(user)
+    assert auth.verify_token(other) == user.pk
+    time_machine.move_to(timezone.now() + timezone.timedelta(hours=2), tick=False)
+    assert auth.verify_token(other) is None
+
+
+def test_a_forged_or_oversized_token_is_refused_and_oversized_ones_are_not_remembered(user, token_for):
+    token = token_for(user)
+    assert auth.verify_token(token[:-2] + ("AA" if not token.endswith("AA") else "BB")) is None
+    size = auth._signed.cache_info().currsize
+    assert auth.verify_token(token + "x" * 300) is None
+    assert auth._signed.cache_info().currsize == size
