@@ -116,6 +116,7 @@ def hot_pipeline(commands: list[tuple]) -> list:
 
     A dropped connection is reopened and the whole list sent again once, so the commands must be
     safe to repeat (cache refreshes and deletes are)."""
+    commands = list(commands)  # read twice: packed, then one reply per command
     if not commands:
         return []
 
@@ -143,6 +144,7 @@ def hot_pipeline(commands: list[tuple]) -> list:
 def hot_script_many(script: Script, calls: list[tuple[list, list]]) -> list:
     """Many calls of one script, as (keys, args), in one `hot_pipeline` round trip. After a
     script flush the calls Redis did not know are loaded and sent again."""
+    calls = list(calls)
     replies = hot_pipeline([("EVALSHA", script.sha, len(k), *k, *a) for k, a in calls])
     redo = [i for i, r in enumerate(replies) if isinstance(r, redis.exceptions.NoScriptError)]
     if redo:

@@ -136,10 +136,22 @@ def user_hash_write_many(*, writes: list[dict]) -> None:
     except RedisUnavailable:
         logger.warning("user hashes of %d users not refreshed: Redis unavailable", len(writes))
         return
-    failed = [w["user_id"] for w, r in zip(writes, replies, strict=True) if isinstance(r, Exception)]
-    if failed:
-        error = next(r for r in replies if isinstance(r, Exception))
-        logger.error("user hashes of %d users not refreshed (%s): %s", len(failed), failed[:20], error)
+    _drop_failed([w["user_id"] for w in writes], replies, "refreshed")
+
+
+def _drop_failed(user_ids: list[int], replies: list, what: str) -> None:
+    """Users whose hash Redis refused to change (an error reply: wrong type, out of memory, a
+    read-only replica) lose the whole hash, so no stale field outlives the write: the next
+    read refills it from the database."""
+    failed = [uid for uid, r in zip(user_ids, replies, strict=True) if isinstance(r, Exception)]
+    if not failed:
+        return
+    error = next(r for r in replies if isinstance(r, Exception))
+    logger.error("user hashes of %d users not %s (%s): %s; dropping them", len(failed), what, failed[:20], error)
+    try:
+        hot_pipeline([("DEL", user_hash_key(uid)) for uid in failed])
+    except RedisUnavailable:
+        logger.warning("user hashes of %d users not dropped: Redis unavailable", len(failed))
 
 
 def user_hash_drop(*, user_id: int) -> None:
@@ -204,16 +216,19 @@ def wallet_credit_batch(*, entries: list[dict], forget_fields=()) -> list[dict]:
     user_ids = sorted({int(e["user_id"]) for e in entries})
     with transaction.atomic(using="default"):
         cursor = connections["default"].cursor()
-        lock = "SELECT user_id FROM usercenter_wallet WHERE user_id = ANY(%s) ORDER BY user_id FOR UPDATE"
-        cursor.execute(lock, [user_ids])
-        if cursor.rowcount < len(user_ids):
-            # Wallets are made at sign-up; one missing (older account, deleted by hand) is made here.
+        # Wallets are made at sign-up; one missing (an older account, deleted by hand) is made
+        # here, before any row is locked: inserts and locks each go in user-id order, so two
+        # batches never wait on each other in opposite orders.
+        cursor.execute("SELECT count(*) FROM usercenter_wallet WHERE user_id = ANY(%s)", [user_ids])
+        if cursor.fetchone()[0] < len(user_ids):
             cursor.execute(
                 "INSERT INTO usercenter_wallet (user_id, balance_cents, points, version, updated_at) "
                 "SELECT unnest(%s::bigint[]), 0, 0, 0, now() ON CONFLICT (user_id) DO NOTHING",
                 [user_ids],
             )
-            cursor.execute(lock, [user_ids])
+        cursor.execute(
+            "SELECT user_id FROM usercenter_wallet WHERE user_id = ANY(%s) ORDER BY user_id FOR UPDATE", [user_ids]
+        )
         columns: tuple[list, ...] = ([], [], [], [], [], [])
         for e in entries:
             columns[0].append(int(e["user_id"]))
@@ -270,9 +285,11 @@ def user_hash_forget_many(*, user_ids, fields: list[str]) -> None:
     if not user_ids or not fields:
         return
     try:
-        hot_pipeline([("HDEL", user_hash_key(uid), *fields) for uid in user_ids])
+        replies = hot_pipeline([("HDEL", user_hash_key(uid), *fields) for uid in user_ids])
     except RedisUnavailable:
         logger.warning("user hash fields %s of %d users not dropped: Redis unavailable", fields, len(user_ids))
+        return
+    _drop_failed(user_ids, replies, f"stripped of {fields}")
 
 
 def user_hash_forget(*, user_id: int, fields: list[str]) -> None:

@@ -163,3 +163,10 @@ def test_pipeline_interrupted_mid_read_drops_the_socket(monkeypatch):
     monkeypatch.setattr(conn, "read_response", real_read)
     # Two PONGs were left on the old socket; the next command gets its own reply.
     assert hot_command("GET", "t:hot:p:x") == b"X"
+
+
+def test_pipeline_reads_a_reply_for_every_command_of_a_generator():
+    replies = hot_pipeline(("SET", f"t:hot:g:{i}", i) for i in range(3))
+    assert replies == [b"OK", b"OK", b"OK"]
+    # Nothing was left unread: the next command gets its own reply.
+    assert hot_command("GET", "t:hot:g:2") == b"2"

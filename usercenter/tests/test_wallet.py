@@ -162,3 +162,68 @@ def test_wallet_pages_keep_room_for_in_place_updates():
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'usercenter_wallet'")
         assert "fillfactor=70" in (cursor.fetchone()[0] or [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_of_replays_still_drops_the_forgotten_fields(user):
+    services.wallet_credit(user_id=user.pk, kind="redpacket_grab", reference="rp:9:x", amount_cents=5)
+    services.user_hash_write(user_id=user.pk, fields={"grabs_count": 1, "nickname": "n"}, mode="fill")
+    applied = services.wallet_credit_batch(
+        entries=[{"user_id": user.pk, "kind": "redpacket_grab", "reference": "rp:9:x", "amount_cents": 5}],
+        forget_fields=["grabs_count"],
+    )
+    assert applied == []
+    cached = get_redis().hgetall(user_hash_key(user.pk))
+    assert b"grabs_count" not in cached and cached[b"nickname"] == b"n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hash_redis_refuses_to_update_is_dropped_not_left_stale(make_user):
+    broken, fine = make_user("wt1"), make_user("wt2")
+    get_redis().set(user_hash_key(broken.pk), "not a hash")  # WRONGTYPE for the script's HGET
+    services.user_hash_write(user_id=fine.pk, fields={"balance_cents": 0, "wallet_version": 0}, mode="fill")
+    services.wallet_credit_batch(
+        entries=[
+            {"user_id": u.pk, "kind": "adjustment", "reference": f"wt{u.pk}", "amount_cents": 3} for u in (broken, fine)
+        ]
+    )
+    assert not get_redis().exists(user_hash_key(broken.pk))
+    assert get_redis().hget(user_hash_key(fine.pk), "balance_cents") == b"3"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_over_users_without_wallets_neither_deadlock_nor_lose_credits(make_user):
+    users = [make_user(f"nw{i}") for i in range(12)]
+    Wallet.objects.filter(user__in=users).delete()
+    errors = []
+    barrier = threading.Barrier(6)
+
+    def run(seed):
+        try:
+            order = users if seed % 2 else list(reversed(users))
+            barrier.wait()
+            for round_ in range(3):
+                services.wallet_credit_batch(
+                    entries=[
+                        {
+                            "user_id": u.pk,
+                            "kind": "adjustment",
+                            "reference": f"nw{seed}-{round_}-{u.pk}",
+                            "amount_cents": 1,
+                        }
+                        for u in order
+                    ]
+                )
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            for conn in connections.all():
+                conn.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sorted(Wallet.objects.filter(user__in=users).values_list("balance_cents", flat=True)) == [18] * 12
