@@ -50,29 +50,18 @@ def test_batch_applies_only_new_entries_and_sums_per_user(make_user):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_batches_over_the_same_users_neither_deadlock_nor_double_pay(make_user):
     users = [make_user(f"c{i}") for i in range(20)]
-    errors = []
 
     def run(seed):
-        try:
-            order = users[seed % 2 :: 1] if seed % 2 else list(reversed(users))
-            for u in order:
-                services.wallet_credit_batch(
-                    entries=[
-                        {"user_id": v.pk, "kind": "adjustment", "reference": f"r{v.pk}-{u.pk}", "amount_cents": 1}
-                        for v in order
-                    ]
-                )
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            for conn in connections.all():
-                conn.close()
+        order = users[seed % 2 :: 1] if seed % 2 else list(reversed(users))
+        for u in order:
+            services.wallet_credit_batch(
+                entries=[
+                    {"user_id": v.pk, "kind": "adjustment", "reference": f"r{v.pk}-{u.pk}", "amount_cents": 1}
+                    for v in order
+                ]
+            )
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = _in_threads(run, 6)
     assert not errors, errors
     # Each (v, u) reference is paid once, whatever thread got there first.
     total = sum(Wallet.objects.filter(user__in=users).values_list("balance_cents", flat=True))
@@ -195,35 +184,41 @@ def test_a_hash_redis_refuses_to_update_is_dropped_not_left_stale(make_user):
 def test_concurrent_batches_over_users_without_wallets_neither_deadlock_nor_lose_credits(make_user):
     users = [make_user(f"nw{i}") for i in range(12)]
     Wallet.objects.filter(user__in=users).delete()
-    errors = []
-    barrier = threading.Barrier(6)
 
     def run(seed):
+        order = users if seed % 2 else list(reversed(users))
+        for round_ in range(3):
+            services.wallet_credit_batch(
+                entries=[
+                    {"user_id": u.pk, "kind": "adjustment", "reference": f"nw{seed}-{round_}-{u.pk}", "amount_cents": 1}
+                    for u in order
+                ]
+            )
+
+    errors = _in_threads(run, 6)
+    assert not errors, errors
+    assert sorted(Wallet.objects.filter(user__in=users).values_list("balance_cents", flat=True)) == [18] * 12
+
+
+def _in_threads(fn, n: int) -> list[Exception]:
+    """Run fn(0..n-1) in n threads that start together; each closes its DB connections. Returns
+    the exceptions raised."""
+    errors: list[Exception] = []
+    barrier = threading.Barrier(n)
+
+    def target(seed):
         try:
-            order = users if seed % 2 else list(reversed(users))
             barrier.wait()
-            for round_ in range(3):
-                services.wallet_credit_batch(
-                    entries=[
-                        {
-                            "user_id": u.pk,
-                            "kind": "adjustment",
-                            "reference": f"nw{seed}-{round_}-{u.pk}",
-                            "amount_cents": 1,
-                        }
-                        for u in order
-                    ]
-                )
+            fn(seed)
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
         finally:
             for conn in connections.all():
                 conn.close()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert not errors, errors
-    assert sorted(Wallet.objects.filter(user__in=users).values_list("balance_cents", flat=True)) == [18] * 12
+    return errors
