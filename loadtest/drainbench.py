@@ -9,6 +9,7 @@ users' cached hashes), and the CPU of each party is read around them.
 Prints, per row: the drain's own CPU (this process: Python, psycopg2, redis-py), its PostgreSQL
 backend's CPU and Redis's CPU, and the rows/s one core would drain at that cost. Every user has a
 cached hash, as after a storm of signed-in users, so the after-commit refresh does its full work.
+Exit code 1 when the drain did not write one Grab row and one ledger credit per event.
 The box should be otherwise idle; compare runs made minutes apart with care (shared VM).
 """
 
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--batches", type=int, default=12, help="measured batches (one warm-up batch more)")
     p.add_argument("--batch", type=int, default=500, help="rows per batch (QUEUE_BATCH_SIZE)")
+    p.add_argument("--db-name", default="surge_bench", help="database to (re)create on the dev stack's primary")
+    p.add_argument("--redis-db", type=int, default=5, help="Redis database number (flushed)")
     args = p.parse_args(argv)
 
     import psutil
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     run_dir = stack_dir() / "bench" / ("drain-" + datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S"))
     run_dir.mkdir(parents=True, exist_ok=True)
-    stack = BenchStack(run_dir=run_dir, db_name="surge_bench", redis_db=5)
+    stack = BenchStack(run_dir=run_dir, db_name=args.db_name, redis_db=args.redis_db)
     try:
         stack.stores_up()
         stack.fresh_database()
@@ -83,6 +86,15 @@ def main(argv: list[str] | None = None) -> int:
             sample = (time.process_time() - mine, cpu([backend]) - pg, cpu(redis) - rd)
             if i:  # the first batch warms caches and prepared plans
                 samples.append(sample)
+        # A fast wrong drain is no result: every event is one Grab row and one ledger credit.
+        from redpackets.models import Grab
+        from usercenter.models import LedgerEntry
+
+        expected = args.batch * (args.batches + 1)
+        written = (Grab.objects.count(), LedgerEntry.objects.filter(kind=rp.GRAB_KIND).count())
+        if written != (expected, expected):
+            print(f"drain wrote {written[0]} grab rows and {written[1]} ledger entries for {expected} events")
+            return 1
         n = args.batch
         rows = n * len(samples)  # sums, not medians: the CPU clocks tick in 10 ms steps
         own, db, red = (sum(s[k] for s in samples) * 1e6 / rows for k in range(3))

@@ -1,7 +1,7 @@
 """The harness works end to end: `python -m loadtest.bench --quick` boots its own stack (fresh
 database, gunicorn in production settings), runs the bare view and a cached read against its
-baseline, and writes the table and the JSON. No timing assertions: this box's speed is not
-what is tested."""
+baseline, and writes the table and the JSON; `python -m loadtest.drainbench` drains its batches
+and prints the cost per row. No timing assertions: this box's speed is not what is tested."""
 
 from __future__ import annotations
 
@@ -46,3 +46,19 @@ def test_quick_bench_prints_the_table_and_writes_json_and_plot(tmp_path):
         assert r.get("skipped") or (r["requests"] > 0 and r["failures"] == 0)
     assert doc["invariants_broken"] == []
     assert doc["machine"]["nproc"] >= 1
+
+
+@pytest.mark.timeout(120)
+def test_drainbench_drains_every_event_and_prints_the_cost_per_row():
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "loadtest.drainbench", "--batches", "2", "--batch", "20",
+            "--db-name", "surge_bench_drain", "--redis-db", "7",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "drain process" in proc.stdout and "rows/s" in proc.stdout
