@@ -15,17 +15,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _module(name: str, *args: str) -> subprocess.CompletedProcess:
+    """`python -m name args...` from the repository root, output captured."""
+    return subprocess.run([sys.executable, "-m", name, *args], cwd=ROOT, capture_output=True, text=True, timeout=110)
+
+
 @pytest.mark.timeout(120)
 def test_quick_bench_prints_the_table_and_writes_json_and_plot(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable, "-m", "loadtest.bench", "--quick", "--scenario", "bare,me", "--no-profile",
-            "--duration", "1.5", "--db-name", "surge_bench_quick", "--redis-db", "6", "--out", str(tmp_path),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=110,
+    proc = _module(
+        "loadtest.bench", "--quick", "--scenario", "bare,me", "--no-profile",
+        "--duration", "1.5", "--db-name", "surge_bench_quick", "--redis-db", "6", "--out", str(tmp_path),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "req/s" in proc.stdout and "bare-auth" in proc.stdout
@@ -50,15 +49,8 @@ def test_quick_bench_prints_the_table_and_writes_json_and_plot(tmp_path):
 
 @pytest.mark.timeout(120)
 def test_drainbench_drains_every_event_and_prints_the_cost_per_row():
-    proc = subprocess.run(
-        [
-            sys.executable, "-m", "loadtest.drainbench", "--batches", "2", "--batch", "20",
-            "--db-name", "surge_bench_drain", "--redis-db", "7",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=110,
-    )  # fmt: skip
+    proc = _module(
+        "loadtest.drainbench", "--batches", "2", "--batch", "20", "--db-name", "surge_bench_drain", "--redis-db", "7"
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "drain process" in proc.stdout and "rows/s" in proc.stdout
