@@ -28,6 +28,8 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+from loadtest.stack import add_store_arguments, in_process_stack
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
@@ -36,28 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calls", type=int, default=3000, help="calls per variant and round")
     p.add_argument("--rounds", type=int, default=3, help="rounds (the best is reported)")
     p.add_argument("--users", type=int, default=200, help="bench users (each grabs each packet once)")
-    p.add_argument("--db-name", default="surge_bench", help="database to (re)create on the dev stack's primary")
-    p.add_argument("--redis-db", type=int, default=5, help="Redis database number (flushed)")
+    add_store_arguments(p)
     args = p.parse_args(argv)
 
-    from loadtest.stack import BenchStack, stack_dir
-
-    run_dir = stack_dir() / "bench" / ("inproc-" + datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S"))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    stack = BenchStack(run_dir=run_dir, db_name=args.db_name, redis_db=args.redis_db)
-    try:
-        stack.stores_up()
-        stack.fresh_database()
-        stack.apply_to_this_process()
+    with in_process_stack("inproc", args):
         return _measure(args)
-    finally:
-        stack.stop()
 
 
 def _measure(args) -> int:
-    import django
-
-    django.setup()
     from django.core.wsgi import get_wsgi_application
 
     from loadtest.seed import create_users, warm_auth_caches

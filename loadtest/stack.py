@@ -22,6 +22,8 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -393,3 +395,29 @@ http {{
 
 def port_open(port: int) -> bool:
     return not port_free(port)
+
+
+def add_store_arguments(parser) -> None:
+    """`--db-name` / `--redis-db` of the tools that measure in one process (drainbench, inproc)."""
+    parser.add_argument("--db-name", default="surge_bench", help="database to (re)create on the dev stack's primary")
+    parser.add_argument("--redis-db", type=int, default=5, help="Redis database number (flushed)")
+
+
+@contextlib.contextmanager
+def in_process_stack(kind: str, args) -> Iterator[BenchStack]:
+    """The dev stack's stores with a fresh database and Redis database, and Django set up in this
+    process with the bench's production settings (no server started): for the tools that
+    measure in one process. `args` carries `db_name` and `redis_db` (`add_store_arguments`)."""
+    run_dir = stack_dir() / "bench" / f"{kind}-{datetime.now(UTC):%Y-%m-%d-%H%M%S}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stack = BenchStack(run_dir=run_dir, db_name=args.db_name, redis_db=args.redis_db)
+    try:
+        stack.stores_up()
+        stack.fresh_database()
+        stack.apply_to_this_process()
+        import django
+
+        django.setup()
+        yield stack
+    finally:
+        stack.stop()
