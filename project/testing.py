@@ -1,4 +1,5 @@
-"""Helpers for tests that start real processes (workers, consumers, servers) on the test stores."""
+"""Helpers for tests that start real processes (workers, consumers, servers) or threads on the test
+stores."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -221,3 +223,28 @@ def storm_http(
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return list(pool.map(attempt, attempts))
+
+
+def in_threads(fn, n: int) -> list[Exception]:
+    """Run fn(0), ..., fn(n-1) in n threads that start together (a barrier), each closing its
+    database connections when done. Returns the exceptions raised."""
+    from django.db import connections
+
+    errors: list[Exception] = []
+    barrier = threading.Barrier(n)
+
+    def target(seed):
+        try:
+            barrier.wait()
+            fn(seed)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

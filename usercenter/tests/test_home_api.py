@@ -2,12 +2,11 @@ import datetime as dt
 import threading
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from project import counters
-from project.testing import CaptureAll
+from project.testing import CaptureAll, in_threads
 from usercenter import selectors
 from usercenter.models import Announcement
 
@@ -80,23 +79,12 @@ def test_200_threads_on_a_cold_document_cause_one_rebuild(monkeypatch):
     monkeypatch.setattr(selectors, "home_document_build", counting_build)
     rebuilds0 = selectors.home_cache.stats["rebuild"]
     n = 200
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
+    results = [None] * n
 
     def worker(i):
-        try:
-            barrier.wait()
-            results[i] = selectors.home_document()
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        results[i] = selectors.home_document()
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = in_threads(worker, n)
     assert not errors, errors[:3]
     assert len(calls) == 1
     assert selectors.home_cache.stats["rebuild"] - rebuilds0 == 1

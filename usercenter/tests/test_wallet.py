@@ -1,9 +1,8 @@
-import threading
-
 import pytest
 from django.db import connections
 
 from project.redis import get_redis
+from project.testing import in_threads
 from usercenter import services
 from usercenter.models import LedgerEntry, Wallet
 from usercenter.services import user_hash_key
@@ -61,7 +60,7 @@ def test_concurrent_batches_over_the_same_users_neither_deadlock_nor_double_pay(
                 ]
             )
 
-    errors = _in_threads(run, 6)
+    errors = in_threads(run, 6)
     assert not errors, errors
     # Each (v, u) reference is paid once, whatever thread got there first.
     total = sum(Wallet.objects.filter(user__in=users).values_list("balance_cents", flat=True))
@@ -195,30 +194,6 @@ def test_concurrent_batches_over_users_without_wallets_neither_deadlock_nor_lose
                 ]
             )
 
-    errors = _in_threads(run, 6)
+    errors = in_threads(run, 6)
     assert not errors, errors
     assert sorted(Wallet.objects.filter(user__in=users).values_list("balance_cents", flat=True)) == [18] * 12
-
-
-def _in_threads(fn, n: int) -> list[Exception]:
-    """Run fn(0..n-1) in n threads that start together; each closes its DB connections. Returns
-    the exceptions raised."""
-    errors: list[Exception] = []
-    barrier = threading.Barrier(n)
-
-    def target(seed):
-        try:
-            barrier.wait()
-            fn(seed)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            for conn in connections.all():
-                conn.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
