@@ -10,8 +10,10 @@ import os
 import threading
 from pathlib import Path
 
+import hiredis
 import redis
 from django_redis import get_redis_connection
+from redis._parsers import BaseParser
 from redis.commands.core import Script
 
 from project import counters
@@ -51,40 +53,89 @@ def load_script(path: str | Path) -> Script:
 # for stray data, the retry wrapper and redis-py's observability hooks. Measured on the 2-core
 # box, that is ~60 us of the ~130 us of CPU an EVALSHA costs the web process (the grab's whole
 # Redis side). A hot path sends one command and waits for its reply, so each thread keeps one
-# connection of its own (same class, so the command counter still sees it; same URL, timeouts
-# and health check) and talks to it directly through redis-py's Connection API.
+# connection of its own (same URL, timeouts and handshake as the cache's pool).
+#
+# redis-py opens it (TLS, AUTH, SELECT, client name: its `connect()`); after that the hot paths
+# talk to the socket themselves: hiredis packs the command and parses the reply, one sendall()
+# and as many recv() as the reply needs. redis-py's send and read path (its packer's argument
+# checks, the parser's buffer and timeout juggling, the health check's clock) costs ~10 us more
+# per round trip in a tight loop, and a drained batch's hundreds of commands ~25 us each to pack
+# (`python -m loadtest.inproc` and `python -m loadtest.drainbench` show both).
+
+
+class HotConnection:
+    """One thread's connection for the hot paths. Every command is counted like the pool's."""
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.pid = os.getpid()
+        self.conn = pool.connection_class(**pool.connection_kwargs)
+        self.sock = None
+        self.reader = None
+
+    def _open(self):
+        self.conn.connect()  # redis-py's handshake; a failure raises its ConnectionError
+        self.sock = self.conn._sock  # noqa: SLF001 - the connected socket (redis-py pinned in requirements)
+        self.reader = hiredis.Reader(replyError=BaseParser.parse_error)
+
+    def close(self):
+        self.sock = self.reader = None
+        self.conn.disconnect()
+
+    def send(self, payload: bytes, commands: int = 1) -> None:
+        if self.sock is None:
+            self._open()
+        counters.count_redis(commands)
+        try:
+            self.sock.sendall(payload)
+        except TimeoutError as e:  # socket.timeout
+            raise redis.exceptions.TimeoutError("Timeout writing to the hot connection") from e
+        except OSError as e:
+            raise redis.exceptions.ConnectionError(f"Error writing to the hot connection: {e}") from e
+
+    def read(self):
+        """The next whole reply as hiredis parses it; an error reply comes back as the exception
+        redis-py would raise for it (NoScriptError for NOSCRIPT, ...), not raised."""
+        reply = self.reader.gets()
+        while reply is False:
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError as e:
+                raise redis.exceptions.TimeoutError("Timeout reading from the hot connection") from e
+            except OSError as e:
+                raise redis.exceptions.ConnectionError(f"Error reading from the hot connection: {e}") from e
+            if not data:
+                raise redis.exceptions.ConnectionError("The hot connection was closed by the server")
+            self.reader.feed(data)
+            reply = self.reader.gets()
+        return reply
 
 
 class _Pinned(threading.local):
-    conn = None
-    pool = None
-    pid = 0
+    hot: HotConnection | None = None
 
 
 _pinned = _Pinned()
 
 
-def _pinned_connection():
-    pinned = _pinned
+def _pinned_connection() -> HotConnection:
+    hot = _pinned.hot
     pool = get_redis().connection_pool
     # First use, a forked child (never share a socket with the parent), or a new cache client.
-    if pinned.conn is None or pinned.pid != os.getpid() or pinned.pool is not pool:
-        pinned.conn = pool.connection_class(**pool.connection_kwargs)
-        pinned.pool = pool
-        pinned.pid = os.getpid()
-    return pinned.conn
+    if hot is None or hot.pid != os.getpid() or hot.pool is not pool:
+        hot = _pinned.hot = HotConnection(pool)
+    return hot
 
 
-def _send_and_read(conn, args):
+def _exchange(hot: HotConnection, payload: bytes, n: int) -> list:
+    """Send the packed commands and read one reply per command. Anything but whole replies (Redis
+    gone, a timeout, the worker being interrupted mid-read) may leave a reply unread on the
+    socket: the connection is closed, never reused."""
     try:
-        conn.send_command(*args)
-        return conn.read_response()
-    except redis.exceptions.ResponseError:
-        raise  # a whole error reply: the connection is in step
+        hot.send(payload, n)
+        return [hot.read() for _ in range(n)]
     except BaseException:
-        # Anything else (Redis gone, a timeout, the worker being interrupted mid-read) may leave a
-        # reply unread on the socket: never reuse it.
-        conn.disconnect()
+        hot.close()
         raise
 
 
@@ -92,11 +143,15 @@ def hot_command(*args):
     """Send one command on this thread's own connection and return Redis's reply as parsed,
     without the client's response callbacks (PING is b"PONG", not True). A connection Redis
     dropped (restart, idle timeout) is reopened once; a second failure raises RedisUnavailable."""
-    conn = _pinned_connection()
+    hot = _pinned_connection()
+    payload = hiredis.pack_command(args)
     try:
-        return _send_and_read(conn, args)
+        (reply,) = _exchange(hot, payload, 1)
     except RedisUnavailable:
-        return _send_and_read(conn, args)
+        (reply,) = _exchange(hot, payload, 1)
+    if isinstance(reply, redis.exceptions.RedisError):
+        raise reply  # a whole error reply: the connection is in step
+    return reply
 
 
 def hot_script(script: Script, keys: list, args: list):
@@ -116,29 +171,15 @@ def hot_pipeline(commands: list[tuple]) -> list:
 
     A dropped connection is reopened and the whole list sent again once, so the commands must be
     safe to repeat (cache refreshes and deletes are)."""
-    commands = list(commands)  # read twice: packed, then one reply per command
-    if not commands:
+    packed = [hiredis.pack_command(tuple(c)) for c in commands]
+    if not packed:
         return []
-
-    def attempt(conn):
-        try:
-            conn.send_packed_command(conn.pack_commands(commands), check_health=True)
-            replies = []
-            for _ in commands:
-                try:
-                    replies.append(conn.read_response())
-                except redis.exceptions.ResponseError as e:  # a whole error reply: still in step
-                    replies.append(e)
-            return replies
-        except BaseException:
-            conn.disconnect()  # replies may be left unread: never reuse the socket
-            raise
-
-    conn = _pinned_connection()
+    payload = b"".join(packed)
+    hot = _pinned_connection()
     try:
-        return attempt(conn)
+        return _exchange(hot, payload, len(packed))
     except RedisUnavailable:
-        return attempt(conn)
+        return _exchange(hot, payload, len(packed))
 
 
 def hot_script_many(script: Script, calls: list[tuple[list, list]]) -> list:

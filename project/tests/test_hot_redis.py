@@ -52,15 +52,15 @@ def test_a_reply_left_unread_is_never_read_by_the_next_command(monkeypatch):
     client.set("t:hot:a", "A")
     client.set("t:hot:b", "B")
     conn = _pinned_connection()
-    real_read = conn.read_response
+    real_read = conn.read
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # e.g. gunicorn's timeout firing between send and read
 
-    monkeypatch.setattr(conn, "read_response", interrupted)
+    monkeypatch.setattr(conn, "read", interrupted)
     with pytest.raises(KeyboardInterrupt):
         hot_command("GET", "t:hot:a")
-    monkeypatch.setattr(conn, "read_response", real_read)
+    monkeypatch.setattr(conn, "read", real_read)
     # The GET a reply is still on the old socket: it was dropped, so b gets b's answer.
     assert hot_command("GET", "t:hot:b") == b"B"
 
@@ -148,7 +148,7 @@ def test_pipeline_on_a_connection_the_server_closed_is_sent_again():
 def test_pipeline_interrupted_mid_read_drops_the_socket(monkeypatch):
     get_redis().set("t:hot:p:x", "X")
     conn = _pinned_connection()
-    real_read = conn.read_response
+    real_read = conn.read
     reads = []
 
     def second_read_interrupted(*args, **kwargs):
@@ -157,10 +157,10 @@ def test_pipeline_interrupted_mid_read_drops_the_socket(monkeypatch):
             raise KeyboardInterrupt
         return real_read(*args, **kwargs)
 
-    monkeypatch.setattr(conn, "read_response", second_read_interrupted)
+    monkeypatch.setattr(conn, "read", second_read_interrupted)
     with pytest.raises(KeyboardInterrupt):
         hot_pipeline([("PING",), ("PING",), ("PING",)])
-    monkeypatch.setattr(conn, "read_response", real_read)
+    monkeypatch.setattr(conn, "read", real_read)
     # Two PONGs were left on the old socket; the next command gets its own reply.
     assert hot_command("GET", "t:hot:p:x") == b"X"
 
@@ -170,3 +170,22 @@ def test_pipeline_reads_a_reply_for_every_command_of_a_generator():
     assert replies == [b"OK", b"OK", b"OK"]
     # Nothing was left unread: the next command gets its own reply.
     assert hot_command("GET", "t:hot:g:2") == b"2"
+
+
+def test_a_reply_that_times_out_is_never_read_by_the_next_command():
+    get_redis().set("t:hot:t", "T")
+    # BLPOP waits longer than the socket timeout (REDIS_SOCKET_TIMEOUT, 1 s in tests): the read
+    # times out, the command is sent once more on a new connection and times out again.
+    with pytest.raises(redis.exceptions.TimeoutError):
+        hot_command("BLPOP", "t:hot:never", 3)
+    get_redis().rpush("t:hot:never", "late")  # the abandoned BLPOPs are answered now (or not)
+    assert hot_command("GET", "t:hot:t") == b"T"
+    assert hot_command("PING") == b"PONG"
+
+
+def test_error_replies_come_back_as_the_clients_exception_classes():
+    replies = hot_pipeline([("EVALSHA", "0" * 40, 0), ("PING",)])
+    assert isinstance(replies[0], redis.exceptions.NoScriptError)
+    assert replies[1] == b"PONG"
+    with pytest.raises(redis.exceptions.NoScriptError):
+        hot_command("EVALSHA", "0" * 40, 0)
