@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from project.queue import ReliableQueue, register_queue_family
 from project.redis import RedisUnavailable, get_redis, hot_script, load_script
+from project.sql import int_array
 from project.tasks import kick_drain
 from redpackets import keys, splitting
 from redpackets.models import Campaign, Grab
@@ -360,19 +361,22 @@ def grab_naive(*, user_id: int, campaign_id: int) -> GrabResult:
 
 _GRAB_INSERT = """
 INSERT INTO redpackets_grab (campaign_id, user_id, amount_cents, grabbed_at, recorded_at)
-SELECT c, u, a, t, now() FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[]) AS d(c, u, a, t)
+SELECT c, u, a, to_timestamp(t / 1000.0), now()
+  FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) AS d(c, u, a, t)
 ON CONFLICT (campaign_id, user_id) DO NOTHING
 """
 
 
-def _clean(events: list[dict]) -> dict[tuple[int, int], tuple[int, datetime]]:
-    """(campaign, user) -> (amount, grabbed at); malformed events are logged and dropped."""
-    out: dict[tuple[int, int], tuple[int, datetime]] = {}
+def _clean(events: list[dict]) -> dict[tuple[int, int], tuple[int, int]]:
+    """(campaign, user) -> (amount, grabbed at in epoch ms); malformed events are logged and
+    dropped (a time no datetime can hold among them: it would fail the whole batch's insert)."""
+    out: dict[tuple[int, int], tuple[int, int]] = {}
     for e in events:
         try:
             cid, uid, amount = int(e["packet"]), int(e["user"]), int(e["amount"])
-            at = datetime.fromtimestamp(int(e.get("at") or time.time() * 1000) / 1000, tz=UTC)
-        except (KeyError, TypeError, ValueError, OverflowError):
+            at = int(e.get("at") or time.time() * 1000)
+            datetime.fromtimestamp(at / 1000, tz=UTC)
+        except (KeyError, TypeError, ValueError, OverflowError, OSError):  # OSError: a time beyond the platform's
             logger.error("red-packet queue: malformed event dropped: %r", e)
             continue
         if amount < 1:
@@ -396,9 +400,12 @@ def grab_record_batch(queue_key: str, events: list[dict]) -> None:
         cursor = connections["default"].cursor()
         # A user or campaign deleted since the grab would fail the whole batch on its foreign
         # key and block the queue forever: leave such events out (logged).
-        cursor.execute(f"SELECT id FROM {user_table} WHERE id = ANY(%s)", [sorted({u for _c, u in rows})])  # noqa: S608
+        user_sql = f"SELECT id FROM {user_table} WHERE id = ANY(%s::bigint[])"  # noqa: S608
+        cursor.execute(user_sql, [int_array({u for _c, u in rows})])
         users = {r[0] for r in cursor.fetchall()}
-        cursor.execute("SELECT id FROM redpackets_campaign WHERE id = ANY(%s)", [sorted({c for c, _u in rows})])
+        cursor.execute(
+            "SELECT id FROM redpackets_campaign WHERE id = ANY(%s::bigint[])", [int_array({c for c, _u in rows})]
+        )
         campaigns = {r[0] for r in cursor.fetchall()}
         bad = [k for k in rows if k[0] not in campaigns or k[1] not in users]
         for k in bad:
@@ -410,10 +417,10 @@ def grab_record_batch(queue_key: str, events: list[dict]) -> None:
         cursor.execute(
             _GRAB_INSERT,
             [
-                [c for (c, _u), _v in items],
-                [u for (_c, u), _v in items],
-                [a for _k, (a, _t) in items],
-                [t for _k, (_a, t) in items],
+                int_array([c for (c, _u), _v in items]),
+                int_array([u for (_c, u), _v in items]),
+                int_array([a for _k, (a, _t) in items]),
+                int_array([t for _k, (_a, t) in items]),
             ],
         )
         # After commit, one script call per user refreshes the balance and drops the grab count

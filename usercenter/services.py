@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
 
 from project.redis import RedisUnavailable, get_redis, hot_pipeline, hot_script_many, load_script
+from project.sql import int_array
 from usercenter.auth import hash_token, make_token
 from usercenter.models import ApiToken, Profile, Wallet
 
@@ -219,15 +220,16 @@ def wallet_credit_batch(*, entries: list[dict], forget_fields=()) -> list[dict]:
         # Wallets are made at sign-up; one missing (an older account, deleted by hand) is made
         # here, before any row is locked: inserts and locks each go in user-id order, so two
         # batches never wait on each other in opposite orders.
-        cursor.execute("SELECT count(*) FROM usercenter_wallet WHERE user_id = ANY(%s)", [user_ids])
+        ids = int_array(user_ids)
+        cursor.execute("SELECT count(*) FROM usercenter_wallet WHERE user_id = ANY(%s::bigint[])", [ids])
         if cursor.fetchone()[0] < len(user_ids):
             cursor.execute(
                 "INSERT INTO usercenter_wallet (user_id, balance_cents, points, version, updated_at) "
                 "SELECT unnest(%s::bigint[]), 0, 0, 0, now() ON CONFLICT (user_id) DO NOTHING",
-                [user_ids],
+                [ids],
             )
         cursor.execute(
-            "SELECT user_id FROM usercenter_wallet WHERE user_id = ANY(%s) ORDER BY user_id FOR UPDATE", [user_ids]
+            "SELECT user_id FROM usercenter_wallet WHERE user_id = ANY(%s::bigint[]) ORDER BY user_id FOR UPDATE", [ids]
         )
         columns: tuple[list, ...] = ([], [], [], [], [], [])
         for e in entries:
@@ -237,7 +239,10 @@ def wallet_credit_batch(*, entries: list[dict], forget_fields=()) -> list[dict]:
             columns[3].append(int(e.get("points", 0)))
             columns[4].append(str(e["reference"])[:100])
             columns[5].append(str(e.get("memo", ""))[:200])
-        cursor.execute(_LEDGER_INSERT, columns)
+        cursor.execute(
+            _LEDGER_INSERT,
+            [int_array(columns[0]), columns[1], int_array(columns[2]), int_array(columns[3]), columns[4], columns[5]],
+        )
         inserted = cursor.fetchall()
         wallets: dict[int, tuple[int, int, int]] = {}
         if inserted:
@@ -247,7 +252,10 @@ def wallet_credit_batch(*, entries: list[dict], forget_fields=()) -> list[dict]:
                 t[0] += amount
                 t[1] += pts
             uids = sorted(totals)
-            cursor.execute(_WALLET_UPDATE, [uids, [totals[u][0] for u in uids], [totals[u][1] for u in uids]])
+            cursor.execute(
+                _WALLET_UPDATE,
+                [int_array(uids), int_array(totals[u][0] for u in uids), int_array(totals[u][1] for u in uids)],
+            )
             wallets = {uid: (balance, pts, version) for uid, balance, pts, version in cursor.fetchall()}
         forget = tuple(forget_fields)
 

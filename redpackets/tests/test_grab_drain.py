@@ -60,6 +60,24 @@ def test_events_of_missing_users_or_malformed_are_dropped_not_blocking(make_user
     assert list(Grab.objects.values_list("user_id", "amount_cents")) == [(u.pk, 7)]
 
 
+def test_the_grab_time_is_the_events_to_the_millisecond_and_an_impossible_one_is_dropped(make_user):
+    from datetime import UTC, datetime
+
+    campaign = make_campaign(total=1000, count=3)
+    a, b = make_user("at-a"), make_user("at-b")
+    services.grab_record_batch(
+        "q",
+        [
+            {"packet": campaign.pk, "user": a.pk, "amount": 5, "at": 1795000000123},
+            # Beyond any datetime: dropped here, not left to fail the whole batch's insert.
+            {"packet": campaign.pk, "user": b.pk, "amount": 5, "at": 10**20},
+        ],
+    )
+    assert list(Grab.objects.values_list("user_id", "grabbed_at")) == [
+        (a.pk, datetime(2026, 11, 18, 11, 6, 40, 123000, tzinfo=UTC))
+    ]
+
+
 def test_the_user_hash_grab_fields_are_dropped_after_commit(make_user, django_capture_on_commit_callbacks):
     campaign = make_campaign(total=1000, count=3)
     u = make_user("hash")
