@@ -23,7 +23,8 @@ from orders import keys, selectors
 from orders.models import Order, Product
 from orders.serializers import ORDER_FIELDS, order_dict
 from project.queue import ReliableQueue, register_queue_family
-from project.redis import RedisUnavailable, get_redis, hot_script, load_script
+from project.redis import RedisUnavailable, get_redis, hot_pipeline, hot_script, load_script
+from project.sql import int_array
 from project.tasks import kick_drain
 from staticgen import services as staticgen_services
 from usercenter import services as usercenter_services
@@ -101,15 +102,21 @@ def order_list_forget(*, user_ids) -> None:
     user_ids = sorted(set(user_ids))
     if not user_ids:
         return
+    ttl = 2 * selectors.PAGE1_TTL_SECONDS
+    commands = []
+    for uid in user_ids:
+        gen = keys.page1_gen_key(uid)
+        commands += [("INCR", gen), ("EXPIRE", gen, ttl), ("DEL", keys.page1_key(uid))]
     try:
-        pipe = get_redis().pipeline(transaction=False)
-        for uid in user_ids:
-            pipe.incr(keys.page1_gen_key(uid))
-            pipe.expire(keys.page1_gen_key(uid), 2 * selectors.PAGE1_TTL_SECONDS)
-            pipe.delete(keys.page1_key(uid))
-        pipe.execute()
+        # One round trip on the hot connection (a drained batch forgets hundreds of users). Sent
+        # again after a dropped connection, a generation moves twice: it only has to move.
+        replies = hot_pipeline(commands)
     except RedisUnavailable:
         logger.error("order page 1 of users %s not invalidated: Redis unavailable", user_ids[:20])
+        return
+    failed = [r for r in replies if isinstance(r, Exception)]
+    if failed:
+        logger.error("order page 1: %d invalidation commands failed (%s)", len(failed), failed[0])
 
 
 def _orders_written(*, user_ids) -> None:
@@ -456,7 +463,9 @@ def flash_open_due() -> list[int]:
 
 _FLASH_INSERT = """
 INSERT INTO orders_order (user_id, product_id, quantity, amount_cents, status, source, token, created_at)
-VALUES {values}
+SELECT u, p, q, a, 'created', 'flash', t, to_timestamp(ms / 1000.0)
+  FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[], %s::bigint[])
+       AS d(u, p, q, a, t, ms)
 ON CONFLICT (token) DO NOTHING
 RETURNING id, token, user_id, product_id, quantity
 """
@@ -465,6 +474,20 @@ UPDATE orders_product AS p SET stock = p.stock - d.q
   FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::bigint[]) AS q) AS d
  WHERE p.id = d.id
 """
+
+
+def _event_ms(value, default: int) -> int:
+    """An event's time in epoch ms; one no datetime can hold (it would fail the whole batch's
+    insert) is logged and replaced by the drain's time."""
+    if not value:
+        return default
+    try:
+        ms = int(value)
+        datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        logger.error("flash queue: event time %r is not a time; the drain's time is used", value)
+        return default
+    return ms
 
 
 def flash_record_batch(queue_key: str, events: list[dict]) -> None:
@@ -483,8 +506,8 @@ def flash_record_batch(queue_key: str, events: list[dict]) -> None:
         product_ids = sorted({int(e["product_id"]) for e in events})
         # Lock in id order: batches of different products never deadlock.
         cursor.execute(
-            "SELECT id, stock, price_cents FROM orders_product WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-            [product_ids],
+            "SELECT id, stock, price_cents FROM orders_product WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+            [int_array(product_ids)],
         )
         products = {pid: [stock, price] for pid, stock, price in cursor.fetchall()}
         cursor.execute(
@@ -506,20 +529,27 @@ def flash_record_batch(queue_key: str, events: list[dict]) -> None:
             product[0] -= qty
             accepted.append(e)
         if accepted:
-            params: list = []
+            columns: tuple[list, ...] = ([], [], [], [], [], [])
+            now_ms = int(time.time() * 1000)
             for e in accepted:
                 pid, qty = int(e["product_id"]), int(e.get("quantity", 1))
-                ts = datetime.fromtimestamp(int(e.get("ts") or time.time() * 1000) / 1000, tz=UTC)
-                params += [int(e["user_id"]), pid, qty, products[pid][1] * qty, "created", "flash", e["token"], ts]
-            values = ",".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(accepted))
-            cursor.execute(_FLASH_INSERT.format(values=values), params)
+                columns[0].append(int(e["user_id"]))
+                columns[1].append(pid)
+                columns[2].append(qty)
+                columns[3].append(products[pid][1] * qty)
+                columns[4].append(e["token"])
+                columns[5].append(_event_ms(e.get("ts"), now_ms))
+            cursor.execute(
+                _FLASH_INSERT,
+                [*(int_array(c) for c in columns[:4]), columns[4], int_array(columns[5])],
+            )
             taken: dict[int, int] = defaultdict(int)
             for oid, token, uid, pid, qty in cursor.fetchall():
                 created[token] = (oid, uid)
                 taken[pid] += qty
             if taken:
                 pids = sorted(taken)
-                cursor.execute(_STOCK_UPDATE, [pids, [taken[p] for p in pids]])
+                cursor.execute(_STOCK_UPDATE, [int_array(pids), int_array(taken[p] for p in pids)])
                 _stock_changed(product_ids=pids)
         if _DRAIN_PAUSE_SECONDS:
             time.sleep(_DRAIN_PAUSE_SECONDS)
@@ -532,11 +562,20 @@ def flash_record_batch(queue_key: str, events: list[dict]) -> None:
 
 def _flash_statuses(events: list[dict], created: dict, rejected: list[dict]) -> None:
     try:
+        # The created orders' statuses: one round trip on the hot connection (setting a field
+        # twice is harmless, so it may be sent again after a dropped connection).
+        replies = hot_pipeline(
+            ("HSET", keys.flash_status(int(e["product_id"])), e["token"], f"c:{hit[1]}:{hit[0]}")
+            for e in events
+            if (hit := created.get(e["token"]))
+        )
+        failed = [r for r in replies if isinstance(r, Exception)]
+        if failed:
+            logger.warning("flash statuses: %d not set (%s); the status API reads the database", len(failed), failed[0])
+        if not rejected:
+            return
+        # The rare rejections give the units back: a counter, never sent twice.
         pipe = get_redis().pipeline(transaction=False)
-        for e in events:
-            hit = created.get(e["token"])
-            if hit:
-                pipe.hset(keys.flash_status(int(e["product_id"])), e["token"], f"c:{hit[1]}:{hit[0]}")
         for e in rejected:
             pid = int(e["product_id"])
             pipe.hset(keys.flash_status(pid), e["token"], f"r:{e['user_id']}")

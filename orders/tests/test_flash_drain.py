@@ -46,6 +46,23 @@ def test_a_replayed_batch_creates_nothing_twice(make_user):
     assert Product.objects.get(pk=product.pk).stock == 7
 
 
+def test_the_order_time_is_the_events_and_an_impossible_one_does_not_fail_the_batch(make_user):
+    from datetime import UTC, datetime
+
+    product = open_sale(stock=10)
+    a, b = make_user("ts-a"), make_user("ts-b")
+    events = [
+        {"token": "t-ms", "user_id": a.pk, "product_id": product.pk, "quantity": 1, "ts": 1795000000123},
+        {"token": "t-bad", "user_id": b.pk, "product_id": product.pk, "quantity": 1, "ts": 10**20},
+    ]
+    before = datetime.now(UTC)
+    services.flash_record_batch(keys.flash_queue(product.pk), events)
+    times = dict(Order.objects.values_list("token", "created_at"))
+    assert times["t-ms"] == datetime(2026, 11, 18, 11, 6, 40, 123000, tzinfo=UTC)
+    assert times["t-bad"] >= before.replace(microsecond=0)  # the drain's own time
+    assert Product.objects.get(pk=product.pk).stock == 8
+
+
 def test_events_the_database_has_no_stock_for_are_rejected_not_oversold(make_user):
     product = open_sale(stock=3)
     Product.objects.filter(pk=product.pk).update(stock=1)  # Redis and the DB out of step
