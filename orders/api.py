@@ -57,6 +57,10 @@ def _order_create(request):
     return json_response(order, status=201 if created else 200)
 
 
+_QUANTITY_MIN = FlashBuyIn().fields["quantity"].min_value
+_QUANTITY_MAX = FlashBuyIn().fields["quantity"].max_value
+
+
 @endpoint("POST")
 def flash_buy(request, product_id: int):
     """`POST /api/flash/<product_id>/buy/` {quantity}: 202 {token}; the order is written by the queue."""
@@ -65,10 +69,14 @@ def flash_buy(request, product_id: int):
         data = json_body(request)
         if data is None:
             return error(400, "The body must be a JSON object.")
-        form = FlashBuyIn(data=data)
-        if not form.is_valid():
-            return json_response(form.errors, status=400)
-        quantity = form.validated_data["quantity"]
+        quantity = data.get("quantity", 1)
+        # The hot path: a plain whole number in range skips DRF (~6% of the request's CPU);
+        # anything else goes through the serializer, which converts it or says what is wrong.
+        if type(quantity) is not int or not _QUANTITY_MIN <= quantity <= _QUANTITY_MAX:
+            form = FlashBuyIn(data=data)
+            if not form.is_valid():
+                return json_response(form.errors, status=400)
+            quantity = form.validated_data["quantity"]
     try:
         token = services.flash_buy(user_id=request.user.pk, product_id=product_id, quantity=quantity)
     except services.OrderError as exc:

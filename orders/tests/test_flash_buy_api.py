@@ -107,6 +107,30 @@ def test_anonymous_is_401_and_bad_quantity_is_400(auth_client):
     assert auth_client.get(f"/api/flash/{product.pk}/buy/").status_code == 405
 
 
+@pytest.mark.parametrize(
+    ("quantity", "status", "queued"),
+    [
+        (1, 202, 1),
+        (100, 202, 100),
+        ("3", 202, 3),
+        (101, 400, None),
+        (-1, 400, None),
+        (True, 400, None),
+        ([2], 400, None),
+    ],
+)
+def test_the_quantity_is_checked_on_the_fast_path_and_by_the_serializer_alike(auth_client, quantity, status, queued):
+    product = open_sale(stock=200, limit=100)
+    res = buy(auth_client, product.pk, quantity=quantity)
+    assert res.status_code == status, res.content
+    if queued is None:
+        assert list(res.json()) == ["quantity"]  # the serializer's message, field by field
+        assert get_redis().llen(keys.flash_queue(product.pk)) == 0
+    else:
+        (event,) = get_redis().lrange(keys.flash_queue(product.pk), 0, -1)
+        assert json.loads(event)["quantity"] == queued
+
+
 def test_the_token_is_pending_until_drained(auth_client):
     product = open_sale(stock=5)
     token = buy(auth_client, product.pk).json()["token"]
