@@ -26,6 +26,18 @@ def add_ratios(results: list[dict]) -> None:
         r["x_bare_auth"] = r["rps"] / auth_rps if auth_rps else None
 
 
+def add_paired_ratios(results: list[dict]) -> None:
+    """Windows named `<name> #<round>` (the wrk cross-check's pairs): a Surge window's x_bare is
+    its req/s over the bare window of the same round, not over the mean of all bare windows."""
+    bare = {r["name"].split("#", 1)[1]: r["rps"] for r in results if r.get("role") == "bare" and "#" in r["name"]}
+    for r in results:
+        if r.get("role") != "bare" and "#" in r.get("name", "") and r.get("rps"):
+            base = bare.get(r["name"].split("#", 1)[1])
+            if base:
+                r["x_bare"] = r["rps"] / base
+                r["paired_with"] = f"bare #{r['name'].split('#', 1)[1]}"
+
+
 def _f(v, fmt="{:.0f}", none="-"):
     return none if v is None else fmt.format(v)
 
@@ -262,8 +274,10 @@ def generated_md(doc: dict, json_path: Path, png_path: Path | None, md_dir: Path
         parts += [
             "### Cross-check with wrk",
             "",
-            "The same requests from `wrk` (C; same connection count and duration, keep-alive attempted, "
-            "fresh packets, same invariants afterwards), so the load generator takes little of the two cores:",
+            "The same requests from `wrk` (C; same connection count, keep-alive attempted, fresh packets, "
+            "same invariants afterwards), so the load generator takes little of the two cores. The bare view "
+            "and the grab alternate in pairs of windows (`bare #1`, `surge #1`, ...); each grab window's "
+            "x bare is over the bare window right before it, and the goals take the median over the pairs:",
             "",
             table(doc["wrk"], markdown=True),
             "",

@@ -1,11 +1,11 @@
 """The harness's ratios: a variant is compared with the mean of the bare windows of the same run
-(the start and the end for Locust; right before and right after the grab for wrk), never with
-bare-auth, and the wrk goal reads that ratio."""
+(the start and the end for Locust), never with bare-auth; in the wrk cross-check's pairs each
+grab window is compared with the bare window right before it, and the wrk goals read medians."""
 
 from __future__ import annotations
 
 from loadtest.bench import wrk_goals
-from loadtest.report import add_ratios
+from loadtest.report import add_paired_ratios, add_ratios
 
 
 def _r(scenario, name, rps, role="surge"):
@@ -35,3 +35,30 @@ def test_no_bare_window_no_bare_goal():
     results = [_r("grab", "surge", 1300.0), _r("grab", "naive", 200.0, role="naive")]
     add_ratios(results)
     assert "(wrk) grab vs bare Django view" not in {g.text for g in wrk_goals(results)}
+
+
+def test_paired_windows_compare_each_grab_with_its_own_bare_window_and_the_goal_takes_the_median():
+    # The box drifts: the bare view does 2000, then 2600, then 1800 req/s.
+    results = [
+        _r("bare", "bare #1", 2000.0, role="bare"),
+        _r("grab", "surge #1", 1200.0) | {"p99_ms": 90.0},
+        _r("bare", "bare #2", 2600.0, role="bare"),
+        _r("grab", "surge #2", 1820.0) | {"p99_ms": 70.0},
+        _r("bare", "bare #3", 1800.0, role="bare"),
+        _r("grab", "surge #3", 1206.0) | {"p99_ms": 80.0},
+        _r("bare", "bare-auth", 2100.0, role="bare"),
+        _r("grab", "naive", 200.0, role="naive") | {"p99_ms": 400.0},
+    ]
+    add_ratios(results)
+    add_paired_ratios(results)
+    by = {r["name"]: r for r in results}
+    assert [round(by[f"surge #{i}"]["x_bare"], 2) for i in (1, 2, 3)] == [0.60, 0.70, 0.67]
+    assert by["surge #2"]["paired_with"] == "bare #2"
+    # The naive baseline keeps the mean of the bare windows (it has no pair).
+    assert round(by["naive"]["x_bare"], 4) == round(200 / 2133.3333, 4)
+    goals = {g.text: g for g in wrk_goals(results)}
+    bare_goal = goals["(wrk) grab vs bare Django view"]
+    assert bare_goal.measured == "0.67x (median of 0.60, 0.70, 0.67)" and bare_goal.met
+    # Against the baseline: the median grab window (1206 req/s, p99 80 ms).
+    assert goals["(wrk) grab vs select_for_update baseline, req/s"].measured == "6.03x"
+    assert goals["(wrk) grab p99 vs baseline p99 at 64 connections"].measured == "80 / 400 ms = 0.20x"
