@@ -57,8 +57,8 @@ def _order_create(request):
     return json_response(order, status=201 if created else 200)
 
 
-_QUANTITY_MIN = FlashBuyIn().fields["quantity"].min_value
-_QUANTITY_MAX = FlashBuyIn().fields["quantity"].max_value
+_QUANTITY = FlashBuyIn().fields["quantity"]
+_QUANTITY_MIN, _QUANTITY_MAX = _QUANTITY.min_value, _QUANTITY.max_value
 
 
 @endpoint("POST")

@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -22,7 +22,7 @@ from django.utils import timezone
 from orders import keys, selectors
 from orders.models import Order, Product
 from orders.serializers import ORDER_FIELDS, order_dict
-from project.queue import ReliableQueue, register_queue_family
+from project.queue import ReliableQueue, event_ms, register_queue_family
 from project.redis import RedisUnavailable, get_redis, hot_pipeline, hot_script, load_script
 from project.sql import int_array
 from project.tasks import kick_drain
@@ -476,20 +476,6 @@ UPDATE orders_product AS p SET stock = p.stock - d.q
 """
 
 
-def _event_ms(value, default: int) -> int:
-    """An event's time in epoch ms; one no datetime can hold (it would fail the whole batch's
-    insert) is logged and replaced by the drain's time."""
-    if not value:
-        return default
-    try:
-        ms = int(value)
-        datetime.fromtimestamp(ms / 1000, tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        logger.error("flash queue: event time %r is not a time; the drain's time is used", value)
-        return default
-    return ms
-
-
 def flash_record_batch(queue_key: str, events: list[dict]) -> None:
     """The queue handler: create the batch's orders and take their stock in one transaction.
     Idempotent: tokens already in the database are skipped (a batch replayed after a worker
@@ -530,7 +516,6 @@ def flash_record_batch(queue_key: str, events: list[dict]) -> None:
             accepted.append(e)
         if accepted:
             columns: tuple[list, ...] = ([], [], [], [], [], [])
-            now_ms = int(time.time() * 1000)
             for e in accepted:
                 pid, qty = int(e["product_id"]), int(e.get("quantity", 1))
                 columns[0].append(int(e["user_id"]))
@@ -538,7 +523,11 @@ def flash_record_batch(queue_key: str, events: list[dict]) -> None:
                 columns[2].append(qty)
                 columns[3].append(products[pid][1] * qty)
                 columns[4].append(e["token"])
-                columns[5].append(_event_ms(e.get("ts"), now_ms))
+                ms = event_ms(e.get("ts"))
+                if ms is None:
+                    logger.error("flash queue: event time %r is not a time; the drain's time is used", e.get("ts"))
+                    ms = event_ms(None)
+                columns[5].append(ms)
             cursor.execute(
                 _FLASH_INSERT,
                 [*(int_array(c) for c in columns[:4]), columns[4], int_array(columns[5])],

@@ -40,6 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 
@@ -61,6 +62,20 @@ def _decode(raw: bytes) -> dict | None:
 
 def encode_event(event: dict) -> str:
     return json.dumps(event, separators=(",", ":"), sort_keys=True)
+
+
+def event_ms(value) -> int | None:
+    """An event's time in epoch ms, for a drain to write (e.g. `to_timestamp(ms / 1000.0)`): the
+    drain's own time when the event has none, None when it is not a time a datetime can hold.
+    Such a value would fail the whole batch's insert, so a handler must not pass it on."""
+    if not value:
+        return int(time.time() * 1000)
+    try:
+        ms = int(value)
+        datetime.fromtimestamp(ms / 1000, tz=UTC)  # OSError or OverflowError beyond the platform's range
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+    return ms
 
 
 # Move up to N events to the consumer's processing list and (re)register it, or, when it still

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, transaction
 from django.utils import timezone
 
-from project.queue import ReliableQueue, register_queue_family
+from project.queue import ReliableQueue, event_ms, register_queue_family
 from project.redis import RedisUnavailable, get_redis, hot_script, load_script
 from project.sql import int_array
 from project.tasks import kick_drain
@@ -374,10 +374,12 @@ def _clean(events: list[dict]) -> dict[tuple[int, int], tuple[int, int]]:
     for e in events:
         try:
             cid, uid, amount = int(e["packet"]), int(e["user"]), int(e["amount"])
-            at = int(e.get("at") or time.time() * 1000)
-            datetime.fromtimestamp(at / 1000, tz=UTC)
-        except (KeyError, TypeError, ValueError, OverflowError, OSError):  # OSError: a time beyond the platform's
+        except (KeyError, TypeError, ValueError):
             logger.error("red-packet queue: malformed event dropped: %r", e)
+            continue
+        at = event_ms(e.get("at"))
+        if at is None:
+            logger.error("red-packet queue: event with an impossible time dropped: %r", e)
             continue
         if amount < 1:
             logger.error("red-packet queue: event with a non-positive amount dropped: %r", e)

@@ -123,3 +123,17 @@ def test_drain_all_runs_registered_families():
         from project import queue
 
         queue._families.pop("qt-family", None)
+
+
+def test_event_ms_keeps_a_time_gives_the_drains_time_for_none_and_refuses_the_impossible():
+    import time
+
+    from project.queue import event_ms
+
+    assert event_ms(1795000000123) == 1795000000123
+    assert event_ms("1795000000123") == 1795000000123
+    before = int(time.time() * 1000)
+    assert before <= event_ms(None) <= int(time.time() * 1000)
+    assert event_ms(10**20) is None  # beyond any datetime (OSError or OverflowError)
+    assert event_ms("soon") is None
+    assert event_ms([1]) is None
