@@ -7,6 +7,9 @@ runs on Redis Cluster.
 from __future__ import annotations
 
 import os
+import socket
+import struct
+import sys
 import threading
 from pathlib import Path
 
@@ -68,7 +71,7 @@ class HotConnection:
 
     def __init__(self, pool):
         self.pool = pool
-        self.pid = os.getpid()
+        self.generation = _fork_generation
         self.conn = pool.connection_class(**pool.connection_kwargs)
         self.sock = None
         self.reader = None
@@ -77,6 +80,7 @@ class HotConnection:
         self.conn.connect()  # redis-py's handshake; a failure raises its ConnectionError
         self.sock = self.conn._sock  # noqa: SLF001 - the connected socket (redis-py pinned in requirements)
         self.reader = hiredis.Reader(replyError=BaseParser.parse_error)
+        _kernel_timeouts(self.sock)
 
     def close(self):
         self.sock = self.reader = None
@@ -88,7 +92,7 @@ class HotConnection:
         counters.count_redis(commands)
         try:
             self.sock.sendall(payload)
-        except TimeoutError as e:  # socket.timeout
+        except (TimeoutError, BlockingIOError) as e:  # Python's timeout, or the kernel's (EAGAIN)
             raise redis.exceptions.TimeoutError("Timeout writing to the hot connection") from e
         except OSError as e:
             raise redis.exceptions.ConnectionError(f"Error writing to the hot connection: {e}") from e
@@ -100,7 +104,7 @@ class HotConnection:
         while reply is False:
             try:
                 data = self.sock.recv(65536)
-            except TimeoutError as e:
+            except (TimeoutError, BlockingIOError) as e:  # Python's timeout, or the kernel's (EAGAIN)
                 raise redis.exceptions.TimeoutError("Timeout reading from the hot connection") from e
             except OSError as e:
                 raise redis.exceptions.ConnectionError(f"Error reading from the hot connection: {e}") from e
@@ -109,6 +113,34 @@ class HotConnection:
             self.reader.feed(data)
             reply = self.reader.gets()
         return reply
+
+
+def _kernel_timeouts(sock) -> None:
+    """Move the socket's timeout from Python to the kernel (Linux): a Python-level timeout makes
+    every send and recv a poll() first, two extra system calls per round trip; SO_RCVTIMEO and
+    SO_SNDTIMEO give the same bound on a blocking socket, whose calls then fail with EAGAIN
+    (BlockingIOError) when it passes. Elsewhere, or for a socket without a timeout, unchanged."""
+    timeout = sock.gettimeout()
+    if not timeout or not sys.platform.startswith("linux"):
+        return
+    whole = int(timeout)
+    tv = struct.pack("ll", whole, int((timeout - whole) * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+    sock.settimeout(None)
+
+
+# A forked child must never use its parent's socket. Counting forks costs nothing per call;
+# comparing os.getpid() would be a system call per command.
+_fork_generation = 0
+
+
+def _after_fork_in_child() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Pinned(threading.local):
@@ -122,7 +154,7 @@ def _pinned_connection() -> HotConnection:
     hot = _pinned.hot
     pool = get_redis().connection_pool
     # First use, a forked child (never share a socket with the parent), or a new cache client.
-    if hot is None or hot.pid != os.getpid() or hot.pool is not pool:
+    if hot is None or hot.generation != _fork_generation or hot.pool is not pool:
         hot = _pinned.hot = HotConnection(pool)
     return hot
 

@@ -189,3 +189,20 @@ def test_error_replies_come_back_as_the_clients_exception_classes():
     assert replies[1] == b"PONG"
     with pytest.raises(redis.exceptions.NoScriptError):
         hot_command("EVALSHA", "0" * 40, 0)
+
+
+def test_the_socket_timeout_is_the_kernels_so_a_round_trip_makes_no_poll_calls():
+    import socket
+    import struct
+    import sys
+
+    from django.conf import settings
+
+    hot_command("PING")
+    sock = _pinned_connection().sock
+    if not sys.platform.startswith("linux"):
+        pytest.skip("kernel timeouts are set on Linux only")
+    assert sock.gettimeout() is None  # blocking: no poll() before each send and recv
+    for opt in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+        sec, usec = struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, opt, struct.calcsize("ll")))
+        assert sec + usec / 1e6 == pytest.approx(settings.REDIS_SOCKET_TIMEOUT, abs=0.01)
