@@ -441,6 +441,10 @@ def _run(args, stack: BenchStack, stamp: str, started: float) -> int:
     return 0
 
 
+def _median_text(x: float, values: list[float]) -> str:
+    return f"{x:.2f}x" if len(values) == 1 else f"{x:.2f}x (median of {', '.join(f'{v:.2f}' for v in values)})"
+
+
 def wrk_goals(results: list[dict]) -> list:
     """The wrk goals. With paired windows (`surge #1`, ...) the grab's figures are medians over
     the windows: its ratio to the bare window before it, its req/s and its p99."""
@@ -454,8 +458,18 @@ def wrk_goals(results: list[dict]) -> list:
     ratios = [r["x_bare"] for r in surges if r.get("x_bare")]
     if ratios:
         x = statistics.median(ratios)
-        shown = f"{x:.2f}x" if len(ratios) == 1 else f"{x:.2f}x (median of {', '.join(f'{r:.2f}' for r in ratios)})"
+        shown = _median_text(x, ratios)
         goals.append(Goal("grab", "(wrk) grab vs bare Django view", ">= 0.65x (0.70x goal)", shown, x >= 0.65))
+    floors = [r for r in results if r["name"].split(" #")[0] == "bare-redis" and r.get("x_bare")]
+    if floors:
+        x = statistics.median(r["x_bare"] for r in floors)
+        goals.append(Goal("grab", "(wrk, for reference) one-round-trip view (bare-redis) vs bare view", "-",
+                          _median_text(x, [r["x_bare"] for r in floors]), None))  # fmt: skip
+    over_floor = [r["x_floor"] for r in surges if r.get("x_floor")]
+    if over_floor:
+        x = statistics.median(over_floor)
+        goals.append(Goal("grab", "(wrk, for reference) grab vs the one-round-trip view", "-",
+                          _median_text(x, over_floor), None))  # fmt: skip
     rps = statistics.median(r["rps"] for r in surges)
     if naive and naive.get("rps"):
         x = rps / naive["rps"]

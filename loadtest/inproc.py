@@ -7,6 +7,8 @@ CPU time is read around each batch of calls.
 
 Variants, each the best of the rounds, in microseconds of this process's CPU per call:
 - `bare`, `bare-auth`: the bench's bare views (anonymous; bearer token, POST);
+- `bare-redis`: bare-auth plus one EVALSHA of a one-line script (no keys) on the hot
+  connection: the floor of any view that asks Redis once;
 - `grab`: the red-packet grab (one EVALSHA; the events are left in the queue, no drain runs);
 - `grab, Redis answers by constant`: the same request with the script call replaced by its
   answer, so the difference to `grab` is what the one round trip costs inside a request;
@@ -107,6 +109,7 @@ def _measure(args) -> int:
     tokens = [users[i % len(users)]["token"] for i in range(n)]
     bare = [("/api/bench/bare/", "GET", None)] * n
     bare_auth = [("/api/bench/bare-auth/", "POST", t) for t in tokens]
+    bare_redis = [("/api/bench/bare-redis/", "POST", t) for t in tokens]
     script = load_script(rp.GRAB_SCRIPT)
     real = rp.hot_script
     results: dict[str, list[float]] = {}
@@ -123,6 +126,7 @@ def _measure(args) -> int:
     for _round in range(args.rounds):
         add("bare", calls("bare", bare))
         add("bare-auth", calls("bare-auth", bare_auth))
+        add("bare-redis", calls("bare-redis", bare_redis))
         add("grab", calls("grab", grabs(n)))
         rp.hot_script = constant
         try:
@@ -151,6 +155,10 @@ def _measure(args) -> int:
     print(
         f"  the grab's round trip inside a request: {best['grab'] - best['grab, Redis answers by constant']:.0f} us; "
         f"alone: {best['EVALSHA alone']:.0f} us"
+    )
+    print(
+        f"  the grab over the one-round-trip view (bare-redis): {best['grab'] - best['bare-redis']:.0f} us; "
+        f"bare-redis over bare-auth: {best['bare-redis'] - best['bare-auth']:.0f} us"
     )
     print(
         f"  a PING after the bare view: {best['bare-auth + PING'] - best['bare-auth']:.0f} us; "

@@ -7,6 +7,8 @@ speed moves by 20% and more over minutes, and the grab moves more than the bare 
     QUEUE_LINGER_MS=50 python -m loadtest.pairs   # settings go to the server through the env
     python -m loadtest.pairs --no-worker          # no queue drain (events stay in Redis; no
                                                   # invariant check): what the drain costs
+    python -m loadtest.pairs --floor              # a bare-redis window in each round too (the
+                                                  # one-round-trip view): grab/floor ratios
 
 Prints each window (req/s, p50/p99, CPU per request of web, worker, stores and Redis), the
 paired grab/bare ratios and their median. Needs wrk (`apt-get install wrk`). Exit code 1 when
@@ -32,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=None, help="gunicorn sync workers (default: cores + 1, min 3)")
     p.add_argument("--no-worker", action="store_true", help="no Celery worker: the grabs are not drained")
     p.add_argument("--bench-users", type=int, default=2000)
+    p.add_argument("--floor", action="store_true", help="each round also measures bare-redis (bare-auth + one EVALSHA)")
     args = p.parse_args(argv)
 
     from loadtest import wrkcheck
@@ -67,9 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         bare, grab = scenarios["bare"], scenarios["grab"]
         plan = [
             ("bare", bare, next(v for v in bare.variants(ctx) if v.name == "bare")),
+            *([("floor", bare, next(v for v in bare.variants(ctx) if v.name == "bare-redis"))] if args.floor else []),
             ("grab", grab, next(v for v in grab.variants(ctx) if v.name == "surge")),
         ]
-        rows: dict[str, list[dict]] = {"bare": [], "grab": []}
+        rows: dict[str, list[dict]] = {name: [] for name, _s, _v in plan}
         for i in range(args.rounds):
             for name, scenario, variant in plan:
                 scenario.before(ctx, variant)
@@ -81,12 +85,16 @@ def main(argv: list[str] | None = None) -> int:
                 rows[name].append(res)
                 cpu = " ".join(f"{k} {v:.2f}" for k, v in per_req.items())
                 print(
-                    f"round {i} {name:4s} {res['rps']:6.0f} req/s  p50 {res['p50_ms']:4.0f} ms  "
+                    f"round {i} {name:5s} {res['rps']:6.0f} req/s  p50 {res['p50_ms']:4.0f} ms  "
                     f"p99 {res['p99_ms']:4.0f} ms  CPU ms/req: {cpu}",
                     flush=True,
                 )
         ratios = [g["rps"] / b["rps"] for g, b in zip(rows["grab"], rows["bare"], strict=True)]
         print("paired grab/bare:", " ".join(f"{r:.2f}" for r in ratios), f"(median {statistics.median(ratios):.2f})")
+        if args.floor:
+            for label, num, den in (("floor/bare", "floor", "bare"), ("grab/floor", "grab", "floor")):
+                rs = [a["rps"] / b["rps"] for a, b in zip(rows[num], rows[den], strict=True)]
+                print(f"paired {label}:", " ".join(f"{r:.2f}" for r in rs), f"(median {statistics.median(rs):.2f})")
         for name in rows:
             print(
                 f"{name}: median {statistics.median(r['rps'] for r in rows[name]):.0f} req/s, "

@@ -179,16 +179,21 @@ def run(ctx, scenario, variant, *, connections: int, duration: float, threads: i
 
 
 def cross_check(ctx, scenarios, *, duration: float, connections: int, rounds: int = 3, pair_duration: float = 8.0):
-    """wrk runs: `rounds` pairs of the bare view then the grab (fresh packets each time,
-    invariants after each), then bare-auth and the naive grab. Each grab window is compared with
-    the bare window right before it, and the goal reads the median of those paired ratios: one
-    window on this shared VM moves by 20% and more within minutes, so a single grab window
-    between two bare ones measured the drift as much as the grab."""
+    """wrk runs: `rounds` rounds of the bare view, the one-round-trip view (bare-redis) and the
+    grab (fresh packets each time, invariants after each), then bare-auth and the naive grab.
+    Each grab window is compared with the bare window of its round, and the goal reads the
+    median of those paired ratios: one window on this shared VM moves by 20% and more within
+    minutes, so a single grab window between two bare ones measured the drift as much as the
+    grab."""
     out: list[dict] = []
     by_name = {s.name: s for s in scenarios}
     plan = []
     for i in range(1, rounds + 1):
-        plan += [("bare", "bare", f"bare #{i}", pair_duration), ("grab", "surge", f"surge #{i}", pair_duration)]
+        plan += [
+            ("bare", "bare", f"bare #{i}", pair_duration),
+            ("bare", "bare-redis", f"bare-redis #{i}", pair_duration),
+            ("grab", "surge", f"surge #{i}", pair_duration),
+        ]
     plan += [("bare", "bare-auth", "bare-auth", duration), ("grab", "naive", "naive", duration)]
     for sname, vname, label, seconds in plan:
         scenario = by_name.get(sname)

@@ -1,5 +1,6 @@
 """The yardstick: a bare Django JSON view, anonymous and authenticated (the same bearer-token
-path every hot path pays), measured in the same run as everything else."""
+path every hot path pays), and authenticated with one Redis round trip (bare-redis: the floor of
+any view that must ask Redis once), measured in the same run as everything else."""
 
 from __future__ import annotations
 
@@ -19,14 +20,33 @@ class Bare(Scenario):
                 {"method": "GET", "targets": ["/api/bench/bare-auth/"], "tokens": ctx.tokens()},
                 ["/api/bench/bare-auth/"],
             ),
+            Variant(
+                "bare-redis",
+                "bare",
+                {"method": "POST", "targets": ["/api/bench/bare-redis/"], "tokens": ctx.tokens()},
+                ["/api/bench/bare-redis/"],
+                note="bare-auth plus one EVALSHA (no keys) on the hot connection: the one-round-trip floor",
+            ),
         ]
 
     def goals(self, ctx, results) -> list[Goal]:
+        goals: list[Goal] = []
+        f = results.get("bare-redis")
+        if f and f.get("x_bare") is not None:
+            goals.append(
+                Goal(
+                    self.name,
+                    "(for reference) one Redis round trip: bare-redis vs bare",
+                    "-",
+                    f"{f['x_bare']:.2f}x",
+                    None,
+                )
+            )
         r = results.get("bare-auth")
         if not r or r.get("sql_per_req") is None:
-            return []
+            return goals
         sql = r["sql_per_req"]
-        return [
+        return goals + [
             Goal(
                 self.name,
                 "authenticated bare view: no SQL (signed token, cached user)",

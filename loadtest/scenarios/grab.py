@@ -201,6 +201,11 @@ class Grab(Scenario):
             goals.append(
                 Goal(self.name, "(for reference) grab vs the authenticated bare view", "-", f"{xa:.2f}x", None)
             )
+        xf = s.get("x_floor")
+        if xf is not None:
+            goals.append(
+                Goal(self.name, "(for reference) grab vs the one-round-trip view (bare-redis)", "-", f"{xf:.2f}x", None)
+            )
         if n and not n.get("skipped") and n.get("rps"):
             ratio = s["rps"] / n["rps"]
             goals.append(Goal(self.name, "grab vs select_for_update baseline, req/s", ">= 4x", f"{ratio:.2f}x",

@@ -34,12 +34,21 @@ def test_quick_bench_prints_the_table_and_writes_json_and_plot(tmp_path):
     assert files[0].with_suffix(".png").exists()
     doc = json.loads(files[0].read_text())
     by_key = {(r["scenario"], r["name"]): r for r in doc["results"]}
-    assert {("bare", "bare"), ("bare", "bare-auth"), ("me", "cached"), ("me", "nocache")} <= set(by_key)
-    for key in (("bare", "bare"), ("bare", "bare-auth")):
+    assert {
+        ("bare", "bare"),
+        ("bare", "bare-auth"),
+        ("bare", "bare-redis"),
+        ("me", "cached"),
+        ("me", "nocache"),
+    } <= set(by_key)
+    for key in (("bare", "bare"), ("bare", "bare-auth"), ("bare", "bare-redis")):
         r = by_key[key]
         assert r["requests"] > 0 and r["failures"] == 0
         assert r["server_requests"] > 0 and r["web_cpu_ms_per_req"] > 0
     assert by_key[("bare", "bare")]["sql_per_req"] == 0
+    # The one-round-trip yardstick: one Redis command per request, counted by the server.
+    assert by_key[("bare", "bare-redis")]["sql_per_req"] == 0
+    assert by_key[("bare", "bare-redis")]["redis_per_req"] == pytest.approx(1.0, abs=0.05)
     for key in (("me", "cached"), ("me", "nocache")):
         r = by_key[key]
         # Skipped only while the user-center endpoints are not mounted.
@@ -64,6 +73,6 @@ def test_inproc_measures_every_variant_and_the_round_trip():
         "--redis-db", "8",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for name in ("bare-auth", "grab, Redis answers by constant", "EVALSHA alone", "PING alone"):
+    for name in ("bare-auth", "bare-redis", "grab, Redis answers by constant", "EVALSHA alone", "PING alone"):
         assert name in proc.stdout
     assert "round trip inside a request" in proc.stdout
