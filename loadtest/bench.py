@@ -370,7 +370,7 @@ def _run(args, stack: BenchStack, stamp: str, started: float) -> int:
         if not wrkcheck.wrk_path():
             log("wrk not installed (apt-get install wrk): no cross-check")
         elif any(s.name in ("bare", "grab") for s in scenarios):
-            log(f"cross-check with wrk: 3 pairs of bare then grab, bare-auth, naive ({args.users} connections)")
+            log(f"cross-check with wrk: 3 rounds of bare, bare-redis, grab; bare-auth, naive ({args.users} conns)")
             try:
                 wrk_results = wrkcheck.cross_check(ctx, scenarios, duration=args.duration, connections=args.users)
             except Exception as exc:  # noqa: BLE001 - the Locust results stand on their own

@@ -294,9 +294,10 @@ def generated_md(doc: dict, json_path: Path, png_path: Path | None, md_dir: Path
             "### Cross-check with wrk",
             "",
             "The same requests from `wrk` (C; same connection count, keep-alive attempted, fresh packets, "
-            "same invariants afterwards), so the load generator takes little of the two cores. The bare view "
-            "and the grab alternate in pairs of windows (`bare #1`, `surge #1`, ...); each grab window's "
-            "x bare is over the bare window right before it, and the goals take the median over the pairs:",
+            "same invariants afterwards), so the load generator takes little of the two cores. The bare view, "
+            "the one-round-trip view and the grab alternate in rounds of windows (`bare #1`, `bare-redis #1`, "
+            "`surge #1`, ...); each window's x bare is over the bare window of its round, and the goals take "
+            "the median over the rounds:",
             "",
             table(doc["wrk"], markdown=True),
             "",
