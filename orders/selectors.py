@@ -13,6 +13,7 @@ from django.conf import settings
 from orders import keys
 from orders.models import Order, Product
 from orders.serializers import ORDER_FIELDS, order_dict, product_dict
+from project import db_router
 from project.cache import TwoLevelCache
 from project.redis import RedisUnavailable, get_redis, hot_command
 
@@ -80,7 +81,8 @@ def order_first_page_json(*, user_id: int) -> bytes:
     except RedisUnavailable:
         logger.warning("order page 1 of user %s read from the database: Redis unavailable", user_id)
         return _dumps(order_page_db(user_id=user_id, page=1))
-    body = _dumps(order_page_db(user_id=user_id, page=1))
+    with db_router.reading_for(user_id):
+        body = _dumps(order_page_db(user_id=user_id, page=1))
     ttl = int(PAGE1_TTL_SECONDS * (1 + random.uniform(0, PAGE1_TTL_JITTER)))
     with contextlib.suppress(RedisUnavailable):
         client.eval(_FILL_IF_UNCHANGED, 2, p1, gen_key, (gen or b"").decode(), body, max(ttl, 1))

@@ -22,6 +22,7 @@ from django.utils import timezone
 from orders import keys, selectors
 from orders.models import Order, Product
 from orders.serializers import ORDER_FIELDS, order_dict
+from project import db_router
 from project.queue import ReliableQueue, event_ms, register_queue_family
 from project.redis import RedisUnavailable, get_redis, hot_pipeline, hot_script, load_script
 from project.sql import int_array
@@ -543,6 +544,8 @@ def flash_record_batch(queue_key: str, events: list[dict]) -> None:
         if _DRAIN_PAUSE_SECONDS:
             time.sleep(_DRAIN_PAUSE_SECONDS)
         user_ids = {uid for _oid, uid in created.values()}
+        # First after commit: the users' write position, so the refills read fresh rows.
+        db_router.remember_writes(user_ids=user_ids)
         _orders_written(user_ids=user_ids)
         transaction.on_commit(lambda: _flash_statuses(events, created, rejected), using="default")
     if rejected:

@@ -115,6 +115,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Replica health: skip it when unreachable or lagging more than this many seconds.
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5.0)
 REPLICA_CHECK_INTERVAL_SECONDS = env.float("REPLICA_CHECK_INTERVAL_SECONDS", default=3.0)
+# A user whose worker-written rows the replica has not replayed re-probes it this often at most.
+REPLICA_LSN_RECHECK_SECONDS = env.float("REPLICA_LSN_RECHECK_SECONDS", default=0.25)
 # After a write, the same client reads from the primary for this long.
 READ_YOUR_WRITES_SECONDS = env.int("READ_YOUR_WRITES_SECONDS", default=5)
 

@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, transaction
 from django.utils import timezone
 
+from project import db_router
 from project.queue import ReliableQueue, event_ms, register_queue_family
 from project.redis import RedisUnavailable, get_redis, hot_script, load_script
 from project.sql import int_array
@@ -425,6 +426,8 @@ def grab_record_batch(queue_key: str, events: list[dict]) -> None:
                 int_array([t for _k, (_a, t) in items]),
             ],
         )
+        # First after commit: the users' write position, so the refills below read fresh rows.
+        db_router.remember_writes(user_ids={u for (_c, u), _v in items})
         # After commit, one script call per user refreshes the balance and drops the grab count
         # and total from the cached hash (the next read refills them from the rows).
         usercenter_services.wallet_credit_batch(

@@ -10,6 +10,7 @@ import logging
 
 from django.db.models import Avg, Count, Max, Sum, Window
 
+from project import db_router
 from project.redis import RedisUnavailable, get_redis, load_script
 from signin import rules
 from signin.models import SignIn
@@ -57,7 +58,8 @@ def signin_state(*, user_id: int) -> tuple[dt.date | None, int, int]:
         return _state_from_db(user_id)
     if cached is not None:
         return cached
-    state = _state_from_db(user_id)
+    with db_router.reading_for(user_id):
+        state = _state_from_db(user_id)
     _state_store(user_id, state)
     return state
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from django.db import connections, transaction
 from django.utils import timezone
 
+from project import db_router
 from project.redis import RedisUnavailable, get_redis, load_script
 from signin import rules
 from signin.models import SignIn
@@ -161,6 +162,7 @@ def signin_cache_repair(*, limit: int = REPAIR_BATCH_SIZE) -> int:
         logger.info("sign-in cache repair postponed: Redis still unavailable")
         return 0
     SignIn.objects.filter(pk__in=[r[0] for r in rows]).update(cache_synced=True)
+    db_router.remember_writes(user_ids={r[1] for r in rows})
     usercenter_services.user_hash_forget_many(user_ids={r[1] for r in rows}, fields=["streak", "signed_today"])
     return len(rows)
 

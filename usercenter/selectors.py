@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
+from project import db_router
 from project.cache import TwoLevelCache
 from project.redis import RedisUnavailable, get_redis, hot_command
 from usercenter.models import Announcement, LedgerEntry, Wallet
@@ -194,7 +195,8 @@ def user_hash_get(*, user_id: int) -> dict[str, str]:
     missing = [g for g, names in USER_HASH_GROUPS.items() if any(n not in h for n in names)]
     if not missing:
         return h
-    fields, version = _load_groups(user_id, missing)
+    with db_router.reading_for(user_id):
+        fields, version = _load_groups(user_id, missing)
     # Update (not fill) a partial hash: if it expired meanwhile, the next read fills it whole.
     services.user_hash_write(
         user_id=user_id,
