@@ -127,6 +127,7 @@ def run_variant(ctx: Context, scenario, variant, *, users: int, warmup: float, d
     # A variant served by the CDN stand-in: its CPU is that server's, and /metrics knows nothing.
     on_cdn = bool(ctx.cdn_url) and spec.get("host") == ctx.cdn_url
     web_pid = stack.procs["cdn" if on_cdn else "web"].pid
+    on_lb = bool(stack.lb_url) and spec.get("host") == stack.lb_url
     cmd = [
         PY, "-m", "loadtest.drive", "--variant", key, "--users", str(users),
         "--warmup", str(warmup), "--duration", str(duration),
@@ -135,6 +136,9 @@ def run_variant(ctx: Context, scenario, variant, *, users: int, warmup: float, d
         "--worker-pids", str(stack.procs["worker"].pid) if "worker" in stack.procs else "",
         "--store-pids", ",".join(str(p) for p in stack.store_pids()),
         "--redis-pids", ",".join(str(p) for p in stack.redis_pids()),
+        "--pg-primary-pids", ",".join(str(p) for p in stack.pg_primary_pids()),
+        "--lb-pids", str(stack.procs["lb"].pid) if on_lb else "",
+        "--redis-url", stack.redis_url, "--pg-url", stack.primary_url,
         "--out", str(out),
     ]  # fmt: skip
     env = dict(os.environ, LOADTEST_MANIFEST=str(manifest_path))
@@ -185,9 +189,14 @@ def run_variant(ctx: Context, scenario, variant, *, users: int, warmup: float, d
     if served:
         res["sql_per_req"] = None if on_cdn else sum(v["sql"] for v in views.values()) / served
         res["redis_per_req"] = None if on_cdn else sum(v["redis"] for v in views.values()) / served
-        for k in ("web", "worker", "stores", "redis", "loadgen"):
-            if k in res["cpu_s"]:
+        for k in ("web", "worker", "stores", "redis", "pg_primary", "lb", "loadgen"):
+            if k in res["cpu_s"] and (k != "lb" or on_lb):
                 res[f"{k}_cpu_ms_per_req"] = res["cpu_s"][k] * 1000 / served
+        io = res.get("io") or {}
+        res["redis_bytes_per_req"] = (
+            (io["redis_in_bytes"] + io["redis_out_bytes"]) / served if "redis_in_bytes" in io else None
+        )
+        res["wal_bytes_per_req"] = io["wal_bytes"] / served if "wal_bytes" in io else None
     else:
         res["sql_per_req"] = res["redis_per_req"] = None
     res["error_rate"] = res["failures"] / res["requests"] if res["requests"] else None
@@ -340,6 +349,11 @@ def _run(args, stack: BenchStack, stamp: str, started: float) -> int:
     if any(s.needs_cdn for s in scenarios):
         stack.start_cdn()
         log(f"CDN stand-in: {stack.cdn_server} on {stack.cdn_url}")
+    if any(s.needs_lb for s in scenarios):
+        if stack.start_lb():
+            log(f"load balancer: nginx (1 worker process) on {stack.lb_url} in front of gunicorn")
+        else:
+            log("nginx not installed: no variant through the load balancer")
     if args.ui:
         return run_ui(ctx, scenarios)
 
@@ -362,6 +376,9 @@ def _run(args, stack: BenchStack, stamp: str, started: float) -> int:
         by_scenario.setdefault(r["scenario"], {})[r["name"]] = r
     for scenario in scenarios:
         goals += scenario.goals(ctx, by_scenario.get(scenario.name, {}))
+    from loadtest.scenarios import cpu_goals
+
+    goals += cpu_goals(by_scenario)
 
     wrk_results: list[dict] = []
     if args.wrk:
@@ -459,7 +476,8 @@ def wrk_goals(results: list[dict]) -> list:
     if ratios:
         x = statistics.median(ratios)
         shown = _median_text(x, ratios)
-        goals.append(Goal("grab", "(wrk) grab vs bare Django view", ">= 0.65x (0.70x goal)", shown, x >= 0.65))
+        # Retired as a goal (issue 23): on two shared cores the one-round-trip floor itself is ~0.73x.
+        goals.append(Goal("grab", "(wrk, for reference) grab vs bare Django view", "-", shown, None))
     floors = [r for r in results if r["name"].split(" #")[0] == "bare-redis" and r.get("x_bare")]
     if floors:
         x = statistics.median(r["x_bare"] for r in floors)
@@ -473,7 +491,8 @@ def wrk_goals(results: list[dict]) -> list:
     rps = statistics.median(r["rps"] for r in surges)
     if naive and naive.get("rps"):
         x = rps / naive["rps"]
-        goals.append(Goal("grab", "(wrk) grab vs select_for_update baseline, req/s", ">= 4x", f"{x:.2f}x", x >= 4))
+        goals.append(Goal("grab", "(wrk, for reference) grab vs select_for_update baseline, req/s", "-", f"{x:.2f}x",
+                          None))  # fmt: skip
         p99s = [r["p99_ms"] for r in surges if r.get("p99_ms")]
         if p99s and naive.get("p99_ms"):
             p99 = statistics.median(p99s)

@@ -32,6 +32,53 @@ def _busy(t) -> float:
     return sum(t) - t.idle - getattr(t, "iowait", 0.0)
 
 
+CPU_GROUPS = ("web", "worker", "stores", "redis", "pg_primary", "lb", "loadgen")
+
+
+class StoresIO:
+    """Byte counters of the stores at a window's edge: Redis's network in/out (INFO stats) and
+    the primary's WAL position (what the replication stream carries to every replica)."""
+
+    def __init__(self, redis_url: str, pg_url: str):
+        self.redis = self.pg = None
+        if redis_url:
+            import redis
+
+            self.redis = redis.Redis.from_url(redis_url)
+        if pg_url:
+            import psycopg2
+
+            self.pg = psycopg2.connect(pg_url, connect_timeout=5)
+            self.pg.autocommit = True
+
+    def read(self) -> dict:
+        out: dict = {}
+        if self.redis is not None:
+            st = self.redis.info("stats")
+            out["redis_in_bytes"] = st["total_net_input_bytes"]
+            out["redis_out_bytes"] = st["total_net_output_bytes"]
+            out["redis_commands"] = st["total_commands_processed"]
+        if self.pg is not None:
+            with self.pg.cursor() as cur:
+                cur.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")
+                out["wal_bytes"] = int(cur.fetchone()[0])
+        return out
+
+
+def rss_mb(pids: list[int]) -> dict | None:
+    """Resident memory of a tier's processes: the largest one and the sum (the sum counts pages
+    shared after fork once per process, so it is an upper bound)."""
+    sizes = []
+    for pid in pids:
+        try:
+            sizes.append(psutil.Process(pid).memory_info().rss / 2**20)
+        except psutil.Error:
+            continue
+    if not sizes:
+        return None
+    return {"processes": len(sizes), "max": round(max(sizes), 1), "sum": round(sum(sizes), 1)}
+
+
 def _ints(s: str) -> list[int]:
     return [int(x) for x in s.split(",") if x.strip()]
 
@@ -47,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--worker-pids", default="", help="celery worker master pid")
     p.add_argument("--store-pids", default="", help="postgres / redis root pids")
     p.add_argument("--redis-pids", default="", help="redis pid (a part of the stores)")
+    p.add_argument("--pg-primary-pids", default="", help="PostgreSQL primary postmaster pid (a part of the stores)")
+    p.add_argument("--lb-pids", default="", help="nginx master pid when the variant goes through the load balancer")
+    p.add_argument("--redis-url", default="", help="Redis to read INFO's network byte counters from")
+    p.add_argument("--pg-url", default="", help="PostgreSQL primary to read the WAL position from")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
 
@@ -58,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     user_cls = classes[cls_name]
     web, worker, stores = _ints(args.web_pids), _ints(args.worker_pids), _ints(args.store_pids)
     redis_pids = _ints(args.redis_pids)
+    pg_primary, lb = _ints(args.pg_primary_pids), _ints(args.lb_pids)
+    stores_io = StoresIO(args.redis_url, args.pg_url)
 
     # stop_timeout: users finish the request in flight when the window closes, so every answer
     # the server gave is seen (the invariant checks compare 200s with database rows).
@@ -79,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             "worker": cpu_snapshot(expand(worker)),
             "stores": cpu_snapshot(expand(stores)),
             "redis": cpu_snapshot(redis_pids),
+            "pg_primary": cpu_snapshot(expand(pg_primary)),
+            "lb": cpu_snapshot(expand(lb)),
+            "io": stores_io.read(),
             "loadgen": cpu_snapshot([psutil.Process().pid], with_children=False),
             "box": psutil.cpu_times(),
         }
@@ -108,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         "avg_ms": total.avg_response_time if total.num_requests else None,
         "errors": [{"error": str(e.error)[:200], "count": e.occurrences} for e in env.stats.errors.values()][:10],
         "status_window": dict(locustfile.STATUS_WINDOW.get(args.variant, {})),
-        "cpu_s": {k: cpu_delta(s0[k], s1[k]) for k in ("web", "worker", "stores", "redis", "loadgen")},
+        "cpu_s": {k: cpu_delta(s0[k], s1[k]) for k in CPU_GROUPS},
+        "io": {k: s1["io"][k] - s0["io"][k] for k in s1["io"] if k in s0["io"]},
+        "rss_mb": {"web": rss_mb(expand(web)), "worker": rss_mb(expand(worker)), "lb": rss_mb(expand(lb))},
+        "avg_body_bytes": total.avg_content_length if total.num_requests else None,
         "box_busy_s": _busy(s1["box"]) - _busy(s0["box"]),
         "metrics_before": s0["metrics"],
         "metrics_after": s1["metrics"],

@@ -62,7 +62,7 @@ class VariantUser(FastHttpUser):
     _prepared = None
 
     @classmethod
-    def next_request(cls) -> tuple[str, str | None]:
+    def next_request(cls) -> tuple[str, str | None, int]:
         i = next(cls._seq)
         spec = cls.spec
         targets = spec["targets"]
@@ -74,7 +74,7 @@ class VariantUser(FastHttpUser):
             target = targets[0]
         else:
             target = random.choices(targets, weights=spec.get("weights"))[0]
-        return target, token
+        return target, token, i
 
     @classmethod
     def prepared(cls):
@@ -82,9 +82,11 @@ class VariantUser(FastHttpUser):
         so every microsecond it spends per request is one the server does not get."""
         if cls._prepared is None:
             spec = cls.spec
-            body = spec.get("body")
+            # "bodies": one body per request in turn (a log-in rush: each user's credentials).
+            raw = spec.get("bodies") or ([spec["body"]] if spec.get("body") is not None else [])
+            bodies = [json.dumps(b) for b in raw] or None
             base = {"Accept": "application/json"}
-            if body is not None:
+            if bodies:
                 base["Content-Type"] = "application/json"
             headers = {}
             for token in spec.get("tokens") or [None]:
@@ -94,7 +96,7 @@ class VariantUser(FastHttpUser):
                 headers[token] = h
             cls._prepared = (
                 spec.get("method", "GET"),
-                None if body is None else json.dumps(body),
+                bodies,
                 headers,
                 frozenset(spec.get("expect") or [200]),
                 spec.get("label", cls.variant),
@@ -105,8 +107,9 @@ class VariantUser(FastHttpUser):
 
     @task
     def hit(self):
-        method, body, headers, expect, label, status_all, status_window = self.prepared()
-        target, token = self.next_request()
+        method, bodies, headers, expect, label, status_all, status_window = self.prepared()
+        target, token, i = self.next_request()
+        body = bodies[i % len(bodies)] if bodies else None
         with self.client.request(
             method, target, headers=headers[token], data=body, name=label, catch_response=True
         ) as res:

@@ -145,6 +145,7 @@ class BenchStack:
         self.env: dict[str, str] = {}
         self.cdn_server = ""
         self.cdn_url = ""
+        self.lb_url = ""
 
     # ---------------------------------------------------------------- environment
 
@@ -346,6 +347,73 @@ http {{
                 raise SystemExit(f"bench: CDN server did not start:\n{self.procs['cdn'].tail()}")
             time.sleep(0.1)
 
+    def start_lb(self) -> bool:
+        """nginx in front of gunicorn, as deploy/nginx/surge.conf proxies (HTTP/1.1 with upstream
+        keep-alive, the forwarded headers, buffered answers, a buffered access log, gzip),
+        without its per-IP limit_req zones: every bench client comes from 127.0.0.1, so they
+        would throttle the storm that is being measured. False when nginx is not installed."""
+        if "lb" in self.procs:
+            return True
+        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+        if not nginx:
+            return False
+        port = pick_port(self.web_port + 2)
+        ndir = self.run_dir / "nginx-lb"
+        ndir.mkdir(exist_ok=True)
+        user = "user root root;" if os.geteuid() == 0 else ""
+        conf = ndir / "nginx.conf"
+        conf.write_text(
+            f"""{user}
+worker_processes 1;
+daemon off;
+pid {ndir}/nginx.pid;
+error_log {ndir}/error.log warn;
+events {{ worker_connections 2048; }}
+http {{
+    log_format surge_main '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+                          'rid=$request_id rt=$request_time ua="$upstream_addr" us="$upstream_status" '
+                          'urt="$upstream_response_time"';
+    access_log {ndir}/access.log surge_main buffer=64k flush=2s;
+    client_body_temp_path {ndir}/body; proxy_temp_path {ndir}/proxy;
+    fastcgi_temp_path {ndir}/fastcgi; uwsgi_temp_path {ndir}/uwsgi; scgi_temp_path {ndir}/scgi;
+    upstream surge_web {{
+        least_conn;
+        server 127.0.0.1:{self.web_port} max_fails=3 fail_timeout=10s;
+        keepalive 32;
+        keepalive_timeout 4s;
+        keepalive_requests 1000;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        server_tokens off;
+        keepalive_timeout 30s;
+        client_max_body_size 1m;
+        gzip on; gzip_comp_level 5; gzip_min_length 512; gzip_proxied any; gzip_vary on;
+        gzip_types application/json text/html;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $remote_addr;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Request-ID $request_id;
+        proxy_connect_timeout 1s;
+        proxy_read_timeout 35s;
+        proxy_next_upstream error timeout http_502 http_503;
+        proxy_next_upstream_tries 2;
+        proxy_buffering on;
+        proxy_buffer_size 16k;
+        proxy_buffers 16 16k;
+        location / {{ proxy_pass http://surge_web; }}
+    }}
+}}
+"""
+        )
+        self.procs["lb"] = Proc("lb", [nginx, "-c", str(conf), "-p", str(ndir)], self.child_env(), ndir / "out.log")
+        self.lb_url = f"http://127.0.0.1:{port}"
+        self._wait_http(self.lb_url + "/healthz", "lb", self.procs["lb"])
+        return True
+
     def _wait_http(self, url: str, name: str, proc: Proc, timeout: float = 40) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -381,6 +449,13 @@ http {{
                 pids += [pid, *(c.pid for c in proc.children(recursive=True))]
         return pids
 
+    def pg_primary_pids(self) -> list[int]:
+        """The PostgreSQL primary's postmaster (its backends are found from it): the one
+        database server that cannot be scaled out, so the model sizes it apart."""
+        with contextlib.suppress(OSError, ValueError, psutil.Error):
+            return [int((stack_dir() / "pg-primary" / "postmaster.pid").read_text().split()[0])]
+        return []
+
     def redis_pids(self) -> list[int]:
         """Redis alone (a part of store_pids): the grab's Lua runs there, the drain's SQL not."""
         with contextlib.suppress(OSError, ValueError, psutil.Error):
@@ -388,7 +463,7 @@ http {{
         return []
 
     def stop(self) -> None:
-        for name in ("cdn", "beat", "worker", "web"):
+        for name in ("lb", "cdn", "beat", "worker", "web"):
             if name in self.procs:
                 self.procs[name].stop()
 

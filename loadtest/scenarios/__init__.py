@@ -39,6 +39,7 @@ class Scenario:
     title = ""
     needs_worker = False
     needs_cdn = False
+    needs_lb = False  # nginx in front of gunicorn (the production path)
 
     def variants(self, ctx) -> list[Variant]:
         raise NotImplementedError
@@ -58,7 +59,7 @@ class Scenario:
 
 
 def registry() -> dict[str, Scenario]:
-    from loadtest.scenarios import bare, flash, grab, home, me, orders, signin
+    from loadtest.scenarios import bare, flash, grab, home, login, me, orders, signin
 
     items = [
         bare.Bare(),
@@ -68,6 +69,7 @@ def registry() -> dict[str, Scenario]:
         flash.FlashBuy(),
         me.Me(),
         home.Home(),
+        login.LogIn(),
     ]
     return {s.name: s for s in items}
 
@@ -77,12 +79,13 @@ def _usable(r: dict | None) -> bool:
 
 
 def cached_read_goals(scenario: str, cached: dict | None, uncached: dict | None, label: str = "") -> list[Goal]:
-    """The issue's targets for cached reads: >= 2x the uncached baseline, 0 SQL per request."""
+    """Cached reads: 0 SQL per request (judged), and the req/s ratio to uncached (for reference)."""
     goals = []
     what = f"{scenario}{' ' + label if label else ''}"
     if _usable(cached) and _usable(uncached):
         ratio = cached["rps"] / uncached["rps"]
-        goals.append(Goal(scenario, f"{what}: cached >= 2x uncached", ">= 2.00x", f"{ratio:.2f}x", ratio >= 2.0))
+        # For reference: judged on CPU per request (cpu_goals).
+        goals.append(Goal(scenario, f"(for reference) {what}: cached vs uncached, req/s", "-", f"{ratio:.2f}x", None))
     if _usable(cached) and cached.get("sql_per_req") is not None:
         sql = cached["sql_per_req"]
         goals.append(Goal(scenario, f"{what}: cached path runs no SQL", "0 SQL/req", f"{sql:.3f}", sql < 0.005))
@@ -104,27 +107,80 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2) -> bool:
 
 def server_cpu_ms(r: dict) -> float | None:
     """CPU the whole server side spent per request: web + PostgreSQL/Redis + the Celery worker
-    (the Surge paths move work to the worker; it must be counted)."""
-    parts = [r.get(f"{k}_cpu_ms_per_req") for k in ("web", "stores", "worker")]
+    (the Surge paths move work to the worker; it must be counted), + nginx when in front."""
+    parts = [r.get(f"{k}_cpu_ms_per_req") for k in ("web", "stores", "worker", "lb")]
     if parts[0] is None:
         return None
     return sum(p or 0.0 for p in parts)
 
 
-def cpu_ratio_goal(scenario: str, surge: dict | None, naive: dict | None) -> list[Goal]:
-    """For reference: the naive/Surge ratio of server CPU per request, i.e. the throughput ratio
-    a load generator off this box would see when both are CPU-bound."""
-    if not _usable(surge) or not _usable(naive):
+# The issue-23 goals, judged on server CPU per request (web + PostgreSQL/Redis + worker, same
+# run): req/s ratios swing 20-50% between runs on these shared VMs, CPU per request much less.
+GRAB_OVER_FLOOR_MAX = 1.15
+LOCKED_BASELINE_MIN = 4.0
+CACHED_READ_MIN = 2.0
+DRAIN_OVER_WEB_MIN = 5.0
+
+
+def drain_ms_per_row(r: dict) -> float | None:
+    """CPU of the queue drain per row persisted, from a grab window: the Celery worker plus the
+    PostgreSQL primary (the grab path runs no SQL, so the primary's CPU in the window is the
+    drain's writes), over the rows the window persisted."""
+    d = r.get("drain") or {}
+    rows = d.get("rows_in_window")
+    if not rows:
+        return None
+    cpu = r.get("cpu_s", {})
+    pg = cpu.get("pg_primary")
+    if pg is None:  # results from before the primary was measured apart
+        pg = cpu.get("stores", 0.0) - cpu.get("redis", 0.0)
+    return (cpu.get("worker", 0.0) + pg) * 1000 / rows
+
+
+def _cpu_pair(scenario: str, text: str, fast: dict | None, slow: dict | None, minimum: float) -> list[Goal]:
+    if not _usable(fast) or not _usable(slow):
         return []
-    a, b = server_cpu_ms(surge), server_cpu_ms(naive)
+    a, b = server_cpu_ms(fast), server_cpu_ms(slow)
     if not a or not b:
         return []
-    return [
-        Goal(
-            scenario,
-            "(for reference) server CPU per request, web + db/redis + worker: baseline / Surge",
-            "-",
-            f"{b:.2f} / {a:.2f} ms = {b / a:.2f}x",
-            None,
-        )
-    ]
+    x = b / a
+    return [Goal(scenario, text, f">= {minimum:g}x less", f"{b:.2f} / {a:.2f} ms = {x:.2f}x", x >= minimum)]
+
+
+def cpu_goals(by_scenario: dict[str, dict[str, dict]]) -> list[Goal]:
+    """The goals on server CPU per request, across scenarios of one run."""
+    goals: list[Goal] = []
+    bare = by_scenario.get("bare", {})
+    grab = by_scenario.get("grab", {})
+    floor, surge = bare.get("bare-redis"), grab.get("surge")
+    if _usable(floor) and _usable(surge) and server_cpu_ms(floor) and server_cpu_ms(surge):
+        a, b = server_cpu_ms(surge), server_cpu_ms(floor)
+        goals.append(
+            Goal("grab", "server CPU per grab vs the one-round-trip view (bare-redis)",
+                 f"<= {GRAB_OVER_FLOOR_MAX:g}x", f"{a:.2f} / {b:.2f} ms = {a / b:.2f}x", a / b <= GRAB_OVER_FLOOR_MAX)
+        )  # fmt: skip
+    goals += _cpu_pair("grab", "server CPU per grab vs the select_for_update baseline", surge, grab.get("naive"),
+                       LOCKED_BASELINE_MIN)  # fmt: skip
+    flash = by_scenario.get("flash", {})
+    goals += _cpu_pair("flash", "server CPU per flash buy vs the locked baseline", flash.get("surge"),
+                       flash.get("naive"), LOCKED_BASELINE_MIN)  # fmt: skip
+    for scenario, cached, uncached, label in (
+        ("orders", "p1-cached", "p1-nocache", "page 1"),
+        ("me", "cached", "nocache", "me"),
+        ("home", "l1+l2", "nocache", "home L1+L2"),
+    ):
+        rs = by_scenario.get(scenario, {})
+        goals += _cpu_pair(scenario, f"server CPU per cached read ({label}) vs uncached", rs.get(cached),
+                           rs.get(uncached), CACHED_READ_MIN)  # fmt: skip
+    if _usable(surge) and surge.get("web_cpu_ms_per_req"):
+        per_row = drain_ms_per_row(surge)
+        if per_row:
+            drain_cap, web_cap = 1000 / per_row, 1000 / surge["web_cpu_ms_per_req"]
+            x = drain_cap / web_cap
+            goals.append(
+                Goal("grab", "drain capacity per core (rows/s) vs the grabs/s one web core serves",
+                     f">= {DRAIN_OVER_WEB_MIN:g}x",
+                     f"{drain_cap:,.0f} rows/s ({per_row:.3f} ms worker + primary per row) / {web_cap:,.0f} grabs/s "
+                     f"= {x:.2f}x", x >= DRAIN_OVER_WEB_MIN)
+            )  # fmt: skip
+    return goals

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 
-from loadtest.scenarios import Goal, Scenario, Variant, cpu_ratio_goal, wait_until
+from loadtest.scenarios import Goal, Scenario, Variant, wait_until
 
 LIMIT = 1
 
@@ -143,8 +143,5 @@ class FlashBuy(Scenario):
         if not s or not n or s.get("skipped") or n.get("skipped") or not n.get("rps"):
             return []
         ratio = s["rps"] / n["rps"]
-        return [
-            Goal(self.name, "flash buy vs the locked baseline (orientation, like the grab)", ">= 4x",
-                 f"{ratio:.2f}x", ratio >= 4),
-            *cpu_ratio_goal(self.name, s, n),
-        ]  # fmt: skip
+        # Judged on CPU per request (cpu_goals); the req/s ratio stays for reference.
+        return [Goal(self.name, "(for reference) flash buy vs the locked baseline, req/s", "-", f"{ratio:.2f}x", None)]
