@@ -587,7 +587,7 @@ def flash_queue_keys() -> list[str]:
 
 
 def register_queues() -> None:
-    register_queue_family(QUEUE_FAMILY, keys=flash_queue_keys, handler=flash_record_batch)
+    register_queue_family(QUEUE_FAMILY, keys=flash_queue_keys, handler=flash_record_batch, prefix="flash:{")
 
 
 # ---------------------------------------------------------------- flash sale: reconcile

@@ -259,7 +259,10 @@ class Consumer:
             else:
                 events.append(event)
         if dead:
-            get_redis().rpush(self.queue.dead_key, *dead)
+            pipe = get_redis().pipeline(transaction=False)
+            pipe.rpush(self.queue.dead_key, *dead)
+            pipe.sadd(DEAD_INDEX_KEY, self.queue.key)
+            pipe.execute()
             metrics.queue_event(self.queue.name, "dead", len(dead))
             for item in dead:
                 logger.error(
@@ -303,14 +306,16 @@ class QueueFamily:
     name: str
     list_keys: Callable[[], Iterable[str]]
     handler: Handler
+    # What every queue key of the family starts with, so tools can tell a key's family.
+    prefix: str = ""
 
 
 _families: dict[str, QueueFamily] = {}
 
 
-def register_queue_family(name: str, *, keys: Callable[[], Iterable[str]], handler: Handler) -> None:
+def register_queue_family(name: str, *, keys: Callable[[], Iterable[str]], handler: Handler, prefix: str = "") -> None:
     """Apps call this from AppConfig.ready(): `keys()` lists the queue keys to drain now."""
-    _families[name] = QueueFamily(name=name, list_keys=keys, handler=handler)
+    _families[name] = QueueFamily(name=name, list_keys=keys, handler=handler, prefix=prefix)
 
 
 def families() -> dict[str, QueueFamily]:
@@ -430,6 +435,118 @@ def _add_consumers(consumers: dict[str, Consumer], stopped: set[str], cid: str) 
                 stopped.add(key)
                 continue
             consumers[key] = Consumer(queue, family.handler, cid)
+
+
+# ---------------------------------------------------------------- dead letters
+
+# Queues that have (had) dead letters, so tools find them without a SCAN of the keyspace.
+DEAD_INDEX_KEY = "queue:dead:index"
+
+# Move every dead letter back to the tail of its queue in one step (the keys share a slot).
+_DEAD_REPLAY_LUA = """
+local n = 0
+while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do n = n + 1 end
+return n
+"""
+
+
+def dead_queues() -> list[str]:
+    """Queue keys holding dead letters now (the index forgets queues whose letters are gone)."""
+    client = get_redis()
+    keys = sorted(k.decode() for k in client.smembers(DEAD_INDEX_KEY))
+    if not keys:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.llen(f"{key}:dead")
+    counts = pipe.execute()
+    empty = [k for k, n in zip(keys, counts, strict=True) if not n]
+    if empty:
+        client.srem(DEAD_INDEX_KEY, *empty)
+    return [k for k, n in zip(keys, counts, strict=True) if n]
+
+
+def dead_letters(queue_key: str, *, limit: int = 100) -> tuple[int, list[bytes]]:
+    """(how many dead letters the queue holds, the first `limit` of them)."""
+    queue = ReliableQueue(queue_key)
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.llen(queue.dead_key)
+    pipe.lrange(queue.dead_key, 0, max(0, limit - 1))
+    n, items = pipe.execute()
+    return int(n), list(items)
+
+
+def dead_replay(queue_key: str) -> int:
+    """Put the queue's dead letters back at its tail (after a fix that makes them decodable).
+    Returns how many; a second call finds none."""
+    queue = ReliableQueue(queue_key)
+    n = int(_script(_DEAD_REPLAY_LUA)(keys=[queue.dead_key, queue.key], args=[], client=get_redis()))
+    if n:
+        logger.warning("queue %s: %d dead letters replayed", queue_key, n)
+        metrics.queue_event(queue.name, "replayed", n)
+    return n
+
+
+def dead_discard(queue_key: str) -> int:
+    """Drop the queue's dead letters. Returns how many; a second call finds none."""
+    queue = ReliableQueue(queue_key)
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.llen(queue.dead_key)
+    pipe.delete(queue.dead_key)
+    n, _ = pipe.execute()
+    if n:
+        logger.warning("queue %s: %d dead letters discarded", queue_key, n)
+    return int(n)
+
+
+def consumers(queue_key: str) -> list[dict]:
+    """The consumers registered on a queue: id, heartbeat age, alive (its TTL key exists) and
+    how many events its processing list holds (a dead one's are what the reaper hands back)."""
+    queue = ReliableQueue(queue_key)
+    client = get_redis()
+    registered = {k.decode(): float(v) for k, v in client.hgetall(queue.consumers_key).items()}
+    if not registered:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for cid in registered:
+        pipe.exists(queue.alive_key(cid))
+        pipe.llen(queue.processing_key(cid))
+    flags = pipe.execute()
+    now = time.time()
+    return [
+        {
+            "id": cid,
+            "heartbeat_seconds_ago": round(max(0.0, now - beat), 1),
+            "alive": bool(flags[2 * i]),
+            "holding": int(flags[2 * i + 1]),
+        }
+        for i, (cid, beat) in enumerate(sorted(registered.items()))
+    ]
+
+
+def queue_keys() -> dict[str, list[str]]:
+    """Queue keys per family: those each family lists now, plus those holding dead letters (a
+    queue key names its family by its prefix, e.g. `rp:` or `flash:`, when none lists it)."""
+    out: dict[str, list[str]] = {}
+    for family in families().values():
+        try:
+            out[family.name] = sorted(set(family.list_keys()))
+        except Exception:  # noqa: BLE001 - one family's listing failing leaves the others shown
+            logger.exception("queue family %s: could not list its queues", family.name)
+            out[family.name] = []
+    listed = {k for keys in out.values() for k in keys}
+    for key in dead_queues():
+        if key not in listed:
+            out.setdefault(family_of(key), []).append(key)
+    return out
+
+
+def family_of(key: str) -> str:
+    """The name of the family a queue key belongs to (by its registered prefix)."""
+    for family in families().values():
+        if family.prefix and key.startswith(family.prefix):
+            return family.name
+    return "(unregistered)"
 
 
 LAST_DRAIN_KEY = "queue:last_drain"

@@ -32,6 +32,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
+    path("admin/controlroom/", include("project.controlroom.urls")),
     path("admin/", admin.site.urls),
     *page_urls,
     # The CDN bucket's local directory (nginx serves it in deploy/; S3 serves it when configured).
