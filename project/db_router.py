@@ -30,7 +30,7 @@ import psycopg2
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core import signing
-from django.db import connections, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -372,16 +372,11 @@ class PrimaryReplicaRouter:
 
 
 def _note_replica_failure(execute, sql, params, many, context):
+    # Django has already turned psycopg2's errors into its own by the time they reach here.
     try:
         return execute(sql, params, many, context)
-    except psycopg2.OperationalError as exc:
+    except (OperationalError, InterfaceError) as exc:
         mark_replica_failed(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-        raise
-    except Exception as exc:
-        from django.db.utils import InterfaceError, OperationalError
-
-        if isinstance(exc, OperationalError | InterfaceError):
-            mark_replica_failed(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         raise
 
 
