@@ -28,6 +28,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 ROOT = Path(__file__).resolve().parent
 
 DEVSTACK = ROOT / "deploy" / "devstack.py"
+STACK_DIR = Path(os.environ.get("SURGE_DEVSTACK_DIR", ROOT / ".devstack")).resolve()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -84,6 +85,29 @@ class Devstack:
         self.stopped.discard(name)
         if name == "redis":
             self._wait_redis()
+
+    def postmaster_pid(self, name: str) -> int:
+        """The PID of the primary's or replica's postmaster (first line of postmaster.pid)."""
+        data = STACK_DIR / ("pg-primary" if name == "primary" else "pg-replica")
+        return int((data / "postmaster.pid").read_text().splitlines()[0])
+
+    def restart_killed(self, name: str, timeout: float = 30) -> None:
+        """Start a PostgreSQL server whose postmaster a test SIGKILLed, once its orphaned
+        backends (which notice the death within moments) have let go of the shared memory."""
+        deadline = time.monotonic() + timeout
+        while True:
+            res = subprocess.run(
+                [sys.executable, str(DEVSTACK), "start", name], env=dict(os.environ), capture_output=True
+            )
+            if res.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not restart: {res.stderr.decode()[-2000:]}")
+            time.sleep(0.5)
+
+    def replica_delay(self, seconds: float) -> None:
+        """The replica applies WAL `seconds` late (PostgreSQL's recovery_min_apply_delay)."""
+        subprocess.run([sys.executable, str(DEVSTACK), "replica-delay", str(seconds)], check=True, env=dict(os.environ))
 
     def _wait_redis(self) -> None:
         from project.redis import RedisUnavailable, get_redis

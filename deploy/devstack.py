@@ -5,6 +5,10 @@
     python deploy/devstack.py down     # stop everything
     python deploy/devstack.py status
     python deploy/devstack.py stop|start primary|replica|redis   # used by failure tests
+    python deploy/devstack.py replica-delay 2    # the replica applies WAL 2 s late (0: at once)
+
+`up --replica-delay N` (or SURGE_DEVSTACK_REPLICA_DELAY=N) starts the replica lagging N seconds
+behind, through PostgreSQL's own recovery_min_apply_delay: read-your-writes can be tried for real.
 
 When DATABASE_URL / DATABASE_REPLICA_URL / REDIS_URL are set, the named stores are used and
 nothing is started for them. PostgreSQL binaries come from the system when present, else from
@@ -412,6 +416,20 @@ def redis_stop() -> None:
 # ---------------------------------------------------------------- commands
 
 
+def replica_delay(seconds: float) -> None:
+    """Make the replica apply WAL `seconds` late (0 resets), without a restart."""
+    if not port_open(REPLICA_PORT):
+        sys.exit("devstack: the replica is not running (devstack.py up)")
+    psql = [str(pg_bin_dir() / "psql"), "-h", HOST, "-p", str(REPLICA_PORT), "-U", PG_USER, "-d", "postgres", "-qc"]
+    if seconds > 0:
+        setting = f"ALTER SYSTEM SET recovery_min_apply_delay = '{int(seconds * 1000)}ms'"
+    else:
+        setting = "ALTER SYSTEM RESET recovery_min_apply_delay"
+    run_pg([*psql, setting], quiet=True)
+    run_pg([*psql, "SELECT pg_reload_conf()"], quiet=True)
+    log(f"replica apply delay: {seconds:g}s")
+
+
 def env_file() -> Path:
     return STACK_DIR / "stack.env"
 
@@ -437,7 +455,7 @@ def want_redis() -> bool:
     return not _external("REDIS_URL")
 
 
-def up() -> None:
+def up(replica_delay_seconds: float | None = None) -> None:
     STACK_DIR.mkdir(parents=True, exist_ok=True)
     if not PORTS_FILE.exists():
         _remember(base=PORT_BASE)
@@ -451,6 +469,8 @@ def up() -> None:
         create_database()
         init_replica()
         pg_start(replica_dir(), REPLICA_PORT, "replica")
+        if replica_delay_seconds is not None:
+            replica_delay(replica_delay_seconds)
         lines.append(f"DATABASE_URL=postgres://{PG_USER}@{HOST}:{PRIMARY_PORT}/{DB_NAME}")
         lines.append(f"DATABASE_REPLICA_URL=postgres://{PG_USER}@{HOST}:{REPLICA_PORT}/{DB_NAME}")
         lines.append("SURGE_DEVSTACK_PG=1")
@@ -499,10 +519,24 @@ def service(action: str, name: str) -> None:
         sys.exit(f"devstack: unknown service {name!r}")
 
 
+def _env_replica_delay() -> float | None:
+    raw = os.environ.get("SURGE_DEVSTACK_REPLICA_DELAY")
+    return float(raw) if raw else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Local PostgreSQL primary + replica and Redis for Surge.")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("up", help="start or reuse the stack")
+    p = sub.add_parser("up", help="start or reuse the stack")
+    p.add_argument(
+        "--replica-delay",
+        type=float,
+        default=_env_replica_delay(),
+        metavar="SECONDS",
+        help="the replica applies WAL this many seconds late (0: at once; default: left as it is)",
+    )
+    p = sub.add_parser("replica-delay", help="set the replica's apply delay now (0: none)")
+    p.add_argument("seconds", type=float)
     sub.add_parser("down", help="stop the stack")
     sub.add_parser("status", help="show which stores answer")
     for action in ("start", "stop"):
@@ -510,7 +544,9 @@ def main() -> int:
         p.add_argument("name", choices=["primary", "replica", "redis"])
     args = parser.parse_args()
     if args.cmd == "up":
-        up()
+        up(args.replica_delay)
+    elif args.cmd == "replica-delay":
+        replica_delay(args.seconds)
     elif args.cmd == "down":
         down()
     elif args.cmd == "status":

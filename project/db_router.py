@@ -42,12 +42,13 @@ _state = threading.local()
 
 
 def _pin_key(user_id: int) -> str:
-    return f"rw:{{u{user_id}}}"
+    return f"rw:{{{user_id}}}"
 
 
 def position_key(user_id: int) -> str:
-    """The newest WAL position a worker wrote for the user (same slot as the time pin)."""
-    return f"rw:{{u{user_id}}}:lsn"
+    """The newest WAL position a worker wrote for the user. Its hash tag is the user's id, as in
+    the user's cache keys, so a fill script can check it atomically (also on Redis Cluster)."""
+    return f"rw:{{{user_id}}}:lsn"
 
 
 def parse_lsn(text: str | None) -> int | None:
@@ -147,13 +148,13 @@ def user_needs_primary(user_id: int) -> tuple[bool, bytes | None]:
 def reading_for(user_id: int):
     """Wrap a cache fill of one user's data (after reading the fill's generation, before its
     database reads): if a worker's write for the user is newer than the replica's replay
-    position, the fill reads the primary. Yields the write position seen, for fill guards.
-    Inside a request the pin lasts the rest of the request, so its reads stay consistent."""
-    if getattr(_state, "pinned", False):
-        yield None
-        return
+    position, the fill reads the primary. Yields the write position seen ('' for none): the
+    fill passes it to its store script, which writes nothing if a newer write was recorded
+    meanwhile (see `fill_guard`). Inside a request the pin lasts the rest of the request, so
+    its reads stay consistent."""
     needs, position = user_needs_primary(user_id)
-    if not needs:
+    position = position.decode() if position else ""
+    if not needs or getattr(_state, "pinned", False):
         yield position
         return
     _state.pinned = True

@@ -21,9 +21,11 @@ if os.environ.get("SURGE_TEST_DB_NAME"):
     for alias in ("default", "replica"):
         DATABASES[alias]["NAME"] = os.environ["SURGE_TEST_DB_NAME"]
 # The replica alias mirrors the primary (same server, its own connection): tests never depend
-# on replication lag. The real streaming replica is exercised by the router's integration tests.
-for _k in ("HOST", "PORT", "USER", "PASSWORD"):
-    DATABASES["replica"][_k] = DATABASES["default"][_k]
+# on replication lag. The real streaming replica is exercised by the router's integration tests
+# and by processes they start with SURGE_TEST_REAL_REPLICA=1 (the test database replicates too).
+if os.environ.get("SURGE_TEST_REAL_REPLICA") != "1":
+    for _k in ("HOST", "PORT", "USER", "PASSWORD"):
+        DATABASES["replica"][_k] = DATABASES["default"][_k]
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("SURGE_TEST_DB", "test_surge")
 
 BENCH_BASELINES = True

@@ -41,12 +41,12 @@ def _state_parse(values: list) -> tuple[dt.date | None, int, int] | None:
     return (dt.date.fromisoformat(last) if last else None, int(streak or 0), int(total or 0))
 
 
-def _state_store(user_id: int, state: tuple[dt.date | None, int, int]) -> None:
+def _state_store(user_id: int, state: tuple[dt.date | None, int, int], seen_position: str) -> None:
     last, streak, total = state
     with contextlib.suppress(RedisUnavailable):
         load_script(rules.STATE_FILL_SCRIPT)(
-            keys=[rules.state_key(user_id)],
-            args=[last.isoformat() if last else "", streak, total, rules.STATE_TTL_SECONDS],
+            keys=[rules.state_key(user_id), db_router.position_key(user_id)],
+            args=[last.isoformat() if last else "", streak, total, rules.STATE_TTL_SECONDS, seen_position],
         )
 
 
@@ -58,9 +58,9 @@ def signin_state(*, user_id: int) -> tuple[dt.date | None, int, int]:
         return _state_from_db(user_id)
     if cached is not None:
         return cached
-    with db_router.reading_for(user_id):
+    with db_router.reading_for(user_id) as seen_position:
         state = _state_from_db(user_id)
-    _state_store(user_id, state)
+    _state_store(user_id, state, seen_position)
     return state
 
 
@@ -116,15 +116,19 @@ def signin_calendar(*, user_id: int, year: int, month: int) -> dict:
     else:
         complete, days = rules.bitmap_decode(raw)
         if not complete:
-            days = _month_days_from_db(user_id, year, month)
+            with db_router.reading_for(user_id):  # the month fill ORs bits: no guard needed
+                days = _month_days_from_db(user_id, year, month)
             if redis_ok:
                 _month_store(user_id, year, month, days)
 
     state = _state_parse(state_values) if state_values else None
     if state is None:
-        state = _state_from_db(user_id)
         if redis_ok:
-            _state_store(user_id, state)
+            with db_router.reading_for(user_id) as seen_position:
+                state = _state_from_db(user_id)
+            _state_store(user_id, state, seen_position)
+        else:
+            state = _state_from_db(user_id)
     last, streak, total = state
     return {
         "month": f"{year:04d}-{month:02d}",

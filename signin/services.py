@@ -149,6 +149,9 @@ def signin_cache_repair(*, limit: int = REPAIR_BATCH_SIZE) -> int:
     )
     if not rows:
         return 0
+    # Recorded before the cached state is dropped: a fill after the drop reads the primary (the
+    # rows may not be on the replica yet) and a fill that read before it stores nothing.
+    db_router.remember_writes(user_ids={r[1] for r in rows})
     try:
         pipe = get_redis().pipeline(transaction=False)
         for _, user_id, day in rows:
@@ -162,7 +165,6 @@ def signin_cache_repair(*, limit: int = REPAIR_BATCH_SIZE) -> int:
         logger.info("sign-in cache repair postponed: Redis still unavailable")
         return 0
     SignIn.objects.filter(pk__in=[r[0] for r in rows]).update(cache_synced=True)
-    db_router.remember_writes(user_ids={r[1] for r in rows})
     usercenter_services.user_hash_forget_many(user_ids={r[1] for r in rows}, fields=["streak", "signed_today"])
     return len(rows)
 

@@ -195,7 +195,7 @@ def user_hash_get(*, user_id: int) -> dict[str, str]:
     missing = [g for g, names in USER_HASH_GROUPS.items() if any(n not in h for n in names)]
     if not missing:
         return h
-    with db_router.reading_for(user_id):
+    with db_router.reading_for(user_id) as seen_position:
         fields, version = _load_groups(user_id, missing)
     # Update (not fill) a partial hash: if it expired meanwhile, the next read fills it whole.
     services.user_hash_write(
@@ -204,6 +204,7 @@ def user_hash_get(*, user_id: int) -> dict[str, str]:
         mode="update" if h else "fill",
         wallet_version=version,
         ttl=_hash_ttl(),
+        seen_position=seen_position,
     )
     h.update({k: str(v) for k, v in fields.items()})
     return h

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
 
+from project import db_router
 from project.redis import RedisUnavailable, get_redis, hot_pipeline, hot_script_many, load_script
 from project.sql import int_array
 from usercenter.auth import hash_token, make_token
@@ -93,22 +94,48 @@ def user_hash_wallet_mark_key(user_id: int) -> str:
 
 
 def _user_hash_script_call(
-    *, user_id: int, fields: dict, mode: str, wallet_version: int | None, ttl: int | None, forget=()
+    *,
+    user_id: int,
+    fields: dict,
+    mode: str,
+    wallet_version: int | None,
+    ttl: int | None,
+    forget=(),
+    seen_position: str | None = None,
 ) -> dict:
-    args: list = [ttl or USER_HASH_TTL_SECONDS, mode, "" if wallet_version is None else wallet_version]
+    keys = [user_hash_key(user_id), user_hash_wallet_mark_key(user_id)]
+    if seen_position is not None:  # a fill from the database: guarded by the write position
+        keys.append(db_router.position_key(user_id))
+    wallet = "" if wallet_version is None else wallet_version
+    args: list = [ttl or USER_HASH_TTL_SECONDS, mode, wallet, seen_position or ""]
     for k, v in fields.items():
         args.extend([k, "" if v is None else v])
     for k in forget:  # '-field': the script deletes it (see user_hash_set.lua)
         args.extend(["-" + k, ""])
-    return {"keys": [user_hash_key(user_id), user_hash_wallet_mark_key(user_id)], "args": args}
+    return {"keys": keys, "args": args}
 
 
 def user_hash_write(
-    *, user_id: int, fields: dict, mode: str = "update", wallet_version: int | None = None, ttl: int | None = None
+    *,
+    user_id: int,
+    fields: dict,
+    mode: str = "update",
+    wallet_version: int | None = None,
+    ttl: int | None = None,
+    seen_position: str | None = None,
 ) -> None:
     """Write fields of the user's cached hash. `update` touches only an existing hash (a missing
-    one is filled from the DB on the next read); `fill` creates it. Never raises on Redis loss."""
-    call = _user_hash_script_call(user_id=user_id, fields=fields, mode=mode, wallet_version=wallet_version, ttl=ttl)
+    one is filled from the DB on the next read); `fill` creates it. A fill from the database
+    passes the write position `db_router.reading_for` yielded: nothing is written if a worker
+    wrote for the user since. Never raises on Redis loss."""
+    call = _user_hash_script_call(
+        user_id=user_id,
+        fields=fields,
+        mode=mode,
+        wallet_version=wallet_version,
+        ttl=ttl,
+        seen_position=seen_position,
+    )
     try:
         load_script(USER_HASH_SCRIPT)(**call)
     except RedisUnavailable:

@@ -1,5 +1,5 @@
 -- Remember the newest primary WAL position written on behalf of one user (KEYS[1] =
--- rw:{u<uid>}:lsn). ARGV[1] = the position as 16 hex digits (fixed width: string order is
+-- rw:{<uid>}:lsn). ARGV[1] = the position as 16 hex digits (fixed width: string order is
 -- numeric order), ARGV[2] = ttl seconds. Two drains committing out of order never lower it.
 local current = redis.call('GET', KEYS[1])
 if not current or current < ARGV[1] then

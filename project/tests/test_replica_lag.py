@@ -16,42 +16,54 @@ from project.tests.test_router import real_replica  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DELAY_SECONDS = 2
+HEARTBEAT_TABLE_SQL = "CREATE TABLE IF NOT EXISTS lag_heartbeat (id serial PRIMARY KEY, at timestamptz DEFAULT now())"
 
 
-def _replica_sql(cfg, sql):
-    conn = psycopg2.connect(host=cfg["HOST"], port=cfg["PORT"], user=cfg["USER"], dbname="postgres")
-    conn.autocommit = True
+@pytest.fixture
+def delayed_replica(real_replica, devstack):  # noqa: F811
+    """The dev stack's replica, applying WAL DELAY_SECONDS late (`devstack.py replica-delay`)."""
+    devstack.replica_delay(DELAY_SECONDS)
+    try:
+        yield real_replica
+    finally:
+        devstack.replica_delay(0)
+        _wait_caught_up()
+
+
+def _primary_flushed_position() -> int:
+    """The primary's WAL position once everything committed so far is flushed (the dev stack
+    commits asynchronously: one synchronous commit that writes flushes all WAL before it; a
+    commit that wrote nothing is not flushed at all)."""
+    conn = psycopg2.connect(**connections["default"].get_connection_params())
     try:
         with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall() if cur.description else None
+            cur.execute("SET synchronous_commit = on")
+            cur.execute(HEARTBEAT_TABLE_SQL)
+            cur.execute("INSERT INTO lag_heartbeat DEFAULT VALUES")
+            conn.commit()
+            cur.execute("SELECT pg_current_wal_lsn()::text")
+            return db_router.parse_lsn(cur.fetchone()[0])
     finally:
         conn.close()
 
 
-@pytest.fixture
-def delayed_replica(real_replica):  # noqa: F811
-    _replica_sql(real_replica, f"ALTER SYSTEM SET recovery_min_apply_delay = '{DELAY_SECONDS}s'")
-    _replica_sql(real_replica, "SELECT pg_reload_conf()")
-    yield real_replica
-    _replica_sql(real_replica, "ALTER SYSTEM RESET recovery_min_apply_delay")
-    _replica_sql(real_replica, "SELECT pg_reload_conf()")
-    _wait_caught_up()
-
-
 def _wait_caught_up(timeout=15.0):
+    """Until the replica has replayed every commit made before this call."""
+    target = _primary_flushed_position()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if db_router.replica_status(force=True)["lag"] == 0:
+        status = db_router.replica_status(force=True)
+        if status["ok"] and (status["replay_lsn"] or 0) >= target:
             return
-        time.sleep(0.2)
+        time.sleep(0.1)
+    raise AssertionError(f"replica not caught up in {timeout}s: {db_router.replica_status(force=True)}")
 
 
 def _writes_in_background(stop: threading.Event):
     conn = psycopg2.connect(**{k: v for k, v in connections["default"].get_connection_params().items()})
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("CREATE TABLE IF NOT EXISTS lag_heartbeat (id serial PRIMARY KEY, at timestamptz DEFAULT now())")
+        cur.execute(HEARTBEAT_TABLE_SQL)
         while not stop.is_set():
             cur.execute("INSERT INTO lag_heartbeat DEFAULT VALUES")
             stop.wait(0.1)
@@ -80,6 +92,29 @@ def test_delayed_replica_reads_about_the_delay(delayed_replica):
         stop.set()
         writer.join()
     assert DELAY_SECONDS * 0.5 <= sorted(lags)[2] <= DELAY_SECONDS * 2, lags
+
+
+def test_readyz_and_metrics_show_the_real_lag(delayed_replica, client):
+    """The same readout where operators and Prometheus read it: ~0 idle, ~the delay behind."""
+    import re
+
+    _wait_caught_up()
+    time.sleep(1.0)
+    idle = client.get("/readyz").json()["replica"]
+    assert idle["ok"] is True and idle["lag_seconds"] < 0.5, idle
+    stop = threading.Event()
+    writer = threading.Thread(target=_writes_in_background, args=(stop,))
+    writer.start()
+    try:
+        time.sleep(DELAY_SECONDS + 1.5)
+        behind = client.get("/readyz").json()["replica"]
+        metrics = client.get("/metrics").content.decode()
+    finally:
+        stop.set()
+        writer.join()
+    assert DELAY_SECONDS * 0.5 <= behind["lag_seconds"] <= DELAY_SECONDS * 2, behind
+    gauge = float(re.search(r"^surge_replica_lag_seconds(?:\{[^}]*\})? (\S+)$", metrics, re.M).group(1))
+    assert DELAY_SECONDS * 0.5 <= gauge <= DELAY_SECONDS * 2, gauge
 
 
 def test_stopped_replica_is_skipped(real_replica, devstack):  # noqa: F811
@@ -121,5 +156,38 @@ def test_worker_write_is_read_back_by_its_author_during_the_lag(delayed_replica,
     db_router.begin_request()
     try:
         assert db_router.user_needs_primary(other.id)[0] is False
+    finally:
+        db_router.end_request()
+
+
+def test_a_fill_that_read_before_a_worker_write_caches_nothing(user):
+    """The fill race: a fill reads the old counts, the worker commits and drops the fields (the
+    hash does not exist yet, so the drop is a no-op), then the fill stores what it read. The
+    write position it saw has moved, so the store script writes nothing and the next read
+    refills from the database."""
+    from usercenter import selectors as usercenter_selectors
+    from usercenter import services as usercenter_services
+
+    product = Product.objects.create(name="Raced", price_cents=100, stock=10)
+    usercenter_services.user_hash_drop(user_id=user.id)
+    db_router.begin_request()
+    try:
+        with db_router.reading_for(user.id) as seen:
+            stale = usercenter_selectors._load_groups(user.id, ["orders"])[0]
+        assert stale == {"orders_count": 0}
+        from django.db import transaction
+
+        from orders import services as order_services
+
+        with transaction.atomic(using="default"):  # the worker's write lands between read and store
+            Order.objects.create(user=user, product=product, quantity=1, amount_cents=100, token="race-1")
+            db_router.remember_writes(user_ids=[user.id])
+            order_services.orders_imported(user_ids=[user.id])
+        usercenter_services.user_hash_write(user_id=user.id, fields=stale, mode="fill", seen_position=seen)
+    finally:
+        db_router.end_request()
+    db_router.begin_request()
+    try:
+        assert usercenter_selectors.me_get(user_id=user.id)["orders_count"] == 1
     finally:
         db_router.end_request()
