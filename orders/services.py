@@ -587,7 +587,9 @@ def flash_queue_keys() -> list[str]:
 
 
 def register_queues() -> None:
-    register_queue_family(QUEUE_FAMILY, keys=flash_queue_keys, handler=flash_record_batch, prefix="flash:{")
+    register_queue_family(
+        QUEUE_FAMILY, keys=flash_queue_keys, handler=flash_record_batch, prefix="flash:{", time_field="ts"
+    )
 
 
 # ---------------------------------------------------------------- flash sale: reconcile
