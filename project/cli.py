@@ -73,11 +73,15 @@ class Progress:
         self.drawn_at = now
         filled = PROGRESS_WIDTH * min(i, total) // total
         bar = "#" * filled + "." * (PROGRESS_WIDTH - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {i}/{total}", ending="")
-        self.stream.flush()
+        self._write(f"\r{self.label} [{bar}] {i}/{total}")
         self.drawn = True
 
     def done(self) -> None:
         if self.drawn:
-            self.stream.write("")
+            self._write("\n")
             self.drawn = False
+
+    def _write(self, text: str) -> None:
+        out = getattr(self.stream, "_out", self.stream)  # past Django's OutputWrapper: no newline added
+        out.write(text)
+        out.flush()
