@@ -16,6 +16,9 @@ from project.redis import RedisUnavailable, get_redis
 
 # How long a probe of a side service (Patroni, the broker) may take before it counts as down.
 PROBE_TIMEOUT_SECONDS = 1.0
+# Redis memory past this share of maxmemory is reported (degraded): with noeviction the rest of
+# a sale's queued grabs may not fit.
+REDIS_MEMORY_WARN_FRACTION = 0.9
 
 
 def _first_line(exc: Exception) -> str:
@@ -67,6 +70,7 @@ def redis_status() -> dict:
     try:
         info = get_redis().info("replication")
         memory = get_redis().info("memory")
+        persistence = get_redis().info("persistence")
     except RedisUnavailable as exc:
         return {"name": "redis", "ok": False, "role": "?", "where": _redis_where(), "error": _first_line(exc)}
     out = {
@@ -76,6 +80,10 @@ def redis_status() -> dict:
         "where": _redis_where(),
         "ms": round((time.perf_counter() - started) * 1000, 1),
         "memory": memory.get("used_memory_human"),
+        "maxmemory": memory.get("maxmemory_human") if memory.get("maxmemory") else None,
+        "maxmemory_policy": memory.get("maxmemory_policy"),
+        "appendonly": bool(persistence.get("aof_enabled")),
+        "warnings": _redis_warnings(memory, persistence),
         "error": "",
     }
     if info.get("role") == "master":
@@ -89,6 +97,20 @@ def redis_status() -> dict:
     else:
         out["link"] = info.get("master_link_status")
         out["ok"] = info.get("master_link_status") == "up"
+    return out
+
+
+def _redis_warnings(memory: dict, persistence: dict) -> list[str]:
+    """What makes Redis refuse writes soon: memory near maxmemory (with noeviction a full Redis
+    refuses grabs), or persistence failing (a failed AOF write stops writes on its own)."""
+    out = []
+    used, limit = int(memory.get("used_memory") or 0), int(memory.get("maxmemory") or 0)
+    if limit and used >= REDIS_MEMORY_WARN_FRACTION * limit:
+        out.append(f"memory {memory.get('used_memory_human')} of maxmemory {memory.get('maxmemory_human')}")
+    if persistence.get("aof_enabled") and persistence.get("aof_last_write_status", "ok") != "ok":
+        out.append("the last AOF write failed")
+    if persistence.get("rdb_last_bgsave_status", "ok") != "ok":
+        out.append("the last RDB snapshot failed")
     return out
 
 
@@ -219,9 +241,10 @@ def verdict(report: dict) -> tuple[str, list[str]]:
     """(healthy | degraded | down, why) for a `health()` report. Down: the primary or Redis
     does not answer (writes or every hot path fail). Degraded: the site serves, but something
     needs a person (replica down or lagging past REPLICA_MAX_LAG_SECONDS, a side store down,
-    dead letters, queues unreadable)."""
+    Redis near maxmemory or failing to persist, dead letters, queues unreadable)."""
     down, degraded = [], []
     for store in report["stores"]:
+        degraded += [f"{store['name']}: {w}" for w in store.get("warnings") or []]
         if store["ok"]:
             continue
         line = f"{store['name']}: {store.get('error') or 'not ok'}"

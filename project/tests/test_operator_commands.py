@@ -231,6 +231,20 @@ def test_health_is_a_table_of_the_stores_and_exits_0_when_healthy():
     assert report["status"] == "healthy" and report["reasons"] == []
     assert [s["name"] for s in report["stores"]][:3] == ["primary", "replica", "redis"]
     assert {"lag_seconds", "replay_lsn"} <= set(report["stores"][1])
+    assert {"memory", "maxmemory_policy", "appendonly"} <= set(report["stores"][2])
+    assert "appendonly" in out  # the sale-day checklist's Redis line
+
+
+def test_health_with_redis_near_its_maxmemory_is_degraded_exit_1():
+    client = get_redis()
+    saved = client.config_get("maxmemory")["maxmemory"]
+    used = int(client.info("memory")["used_memory"])
+    client.config_set("maxmemory", int(used * 1.05) + 1024)  # past 90 %, writes still fit
+    try:
+        code, message = fails("health")
+    finally:
+        client.config_set("maxmemory", saved)
+    assert code == 1 and "redis: memory" in message and "maxmemory" in message
 
 
 def test_health_with_dead_letters_is_degraded_exit_1(make_user):

@@ -19,6 +19,15 @@ EXIT_CODES = """exit codes:
 EXIT_FOR = {stores.HEALTHY: 0, stores.DEGRADED: 1, stores.DOWN: 2}
 
 
+def _detail(store: dict) -> str:
+    """Redis: memory against its limit, eviction policy, AOF (what the sale-day checklist asks)."""
+    if store["name"] != "redis" or not store["ok"]:
+        return ""
+    limit = store.get("maxmemory") or "no limit"
+    aof = "appendonly yes" if store.get("appendonly") else "appendonly NO"
+    return f"memory {store.get('memory')} of {limit} ({store.get('maxmemory_policy')}), {aof}"
+
+
 class Command(BaseCommand):
     help = """Every store (PostgreSQL primary and replica, Redis, the broker and Patroni members when
 configured): whether it answers, its role, replica lag and replay position; then the queue
@@ -59,10 +68,10 @@ families (ready, in flight, dead letters, oldest wait). A table, or --json."""
                     lag,
                     s.get("replay_lsn"),
                     s.get("where"),
-                    s.get("error") or "",
+                    "; ".join(filter(None, [s.get("error"), *(s.get("warnings") or []), _detail(s)])),
                 )
             )
-        self.stdout.write(cli.table(rows, ("store", "state", "role", "lag s", "replay lsn", "where", "error")))
+        self.stdout.write(cli.table(rows, ("store", "state", "role", "lag s", "replay lsn", "where", "notes")))
         queues = report.get("queues") or {}
         self.stdout.write("")
         if not queues:
