@@ -491,6 +491,31 @@ def dead_replay(queue_key: str) -> int:
     return n
 
 
+# Move the first ARGV[1] events of a queue to its dead letters, in order, in one step.
+_SET_ASIDE_LUA = """
+local n = 0
+for _ = 1, tonumber(ARGV[1]) do
+  if not redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') then break end
+  n = n + 1
+end
+return n
+"""
+
+
+def dead_set_aside(queue_key: str, *, count: int = 1) -> int:
+    """Move the first `count` waiting events to the dead letters (a poison event at the head
+    that makes every batch fail): the rest drains; `dead_replay` puts them back after a fix.
+    Returns how many were moved."""
+    queue = ReliableQueue(queue_key)
+    client = get_redis()
+    n = int(_script(_SET_ASIDE_LUA)(keys=[queue.key, queue.dead_key], args=[max(0, count)], client=client))
+    if n:
+        client.sadd(DEAD_INDEX_KEY, queue.key)  # another slot than the queue's: not inside the script
+        logger.warning("queue %s: %d events set aside as dead letters", queue_key, n)
+        metrics.queue_event(queue.name, "dead", n)
+    return n
+
+
 def dead_discard(queue_key: str) -> int:
     """Drop the queue's dead letters. Returns how many; a second call finds none."""
     queue = ReliableQueue(queue_key)

@@ -111,6 +111,13 @@ def replay_dead(target: str) -> str:
     return f"no dead letters on {target} (nothing replayed)"
 
 
+def set_aside(target: str, count: int = 1) -> str:
+    n = queue.dead_set_aside(known_queue(target), count=count)
+    if n:
+        return f"{n} event(s) at the head of {target} set aside as dead letters"
+    return f"{target} is empty (nothing set aside)"
+
+
 def discard_dead(target: str) -> str:
     n = queue.dead_discard(known_queue(target))
     return f"{n} dead letter(s) of {target} discarded" if n else f"no dead letters on {target} (nothing discarded)"

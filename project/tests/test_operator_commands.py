@@ -152,6 +152,28 @@ def test_replay_dead_discard_drops_them_and_status_is_clean_again(make_user):
     run("queue", "status")  # exit 0: no CommandError
 
 
+def test_set_aside_moves_a_poison_event_at_the_head_to_the_dead_letters_and_the_rest_drains(make_user, monkeypatch):
+    product = make_flash_product(stock=10)
+    services.flash_open(product_id=product.pk)
+    queue_key = keys.flash_queue(product.pk)
+    poison = b'{"token": "bad", "user_id": "not a number", "product_id": 1, "quantity": 1}'
+    get_redis().rpush(queue_key, poison)  # decodes, but the handler fails on it every time
+    services.flash_buy(user_id=make_user("after").pk, product_id=product.pk)
+    drain_all(time_budget=2, linger=0)
+    assert ReliableQueue(queue_key).depth() == 2 and not Order.objects.filter(product=product).exists()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code, message = fails("queue", "set-aside", queue_key)
+    assert code == cli.EXIT_REFUSED and "--yes" in message
+    code, message = fails("queue", "set-aside", "orders.flash", "--yes")
+    assert code == cli.EXIT_REFUSED and queue_key in message  # one queue, not a family
+    out = run("queue", "set-aside", queue_key, "--yes")
+    assert "not a number" in out and "1 event(s) at the head" in out
+    assert dead_letters(queue_key) == (1, [poison])
+    drain_all(time_budget=5, linger=0)
+    assert Order.objects.filter(product=product).count() == 1  # the rest drained past it
+    assert fails("queue", "status")[0] == cli.EXIT_ATTENTION  # and it waits, visible, for a person
+
+
 # ---------------------------------------------------------------- the commands as processes
 
 

@@ -24,8 +24,10 @@ EVENT_CHARS = 300
 
 EXIT_CODES = """exit codes:
   0  done; for status: no dead letters
-  1  status: dead letters exist (look with `queue inspect NAME`); replay-dead: not confirmed
-  2  unknown queue NAME (the known ones are listed), or replay-dead without --yes and no terminal
+  1  status: dead letters exist (look with `queue inspect NAME`); replay-dead, set-aside: not
+     confirmed
+  2  unknown queue NAME (the known ones are listed), or replay-dead / set-aside without --yes
+     and no terminal
   3  Redis is unavailable"""
 
 
@@ -39,6 +41,7 @@ class Command(BaseCommand):
   status              every queue family: queues, ready, in flight, dead letters, oldest wait
   inspect NAME        the waiting events, dead letters and consumers of a queue or family
   replay-dead NAME    list the dead letters, then put them back (or --discard them)
+  set-aside KEY       move the first event(s) of a queue to its dead letters (a poison batch)
   reap                hand the batches held by dead consumers back to their queues now
 NAME is a queue family (e.g. orders.flash) or one queue key (e.g. 'flash:{p7}:queue').
 See `queue <subcommand> --help`."""
@@ -50,7 +53,7 @@ See `queue <subcommand> --help`."""
         return parser
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="sub", required=True, metavar="{status,inspect,replay-dead,reap}")
+        sub = parser.add_subparsers(dest="sub", required=True, metavar="{status,inspect,replay-dead,set-aside,reap}")
         extra = {"epilog": EXIT_CODES, "formatter_class": cli.HelpFormatter}
         p = sub.add_parser(
             "status",
@@ -75,6 +78,14 @@ See `queue <subcommand> --help`."""
         p.add_argument("name", help="A queue family (all its queues with dead letters) or a queue key.")
         p.add_argument("--yes", action="store_true", help="Do it without asking (needed when not on a terminal).")
         p.add_argument("--discard", action="store_true", help="Delete the dead letters for good instead.")
+        p = sub.add_parser(
+            "set-aside",
+            help="Move the first event(s) of one queue to its dead letters, so the rest drains past a poison event.",
+            **extra,
+        )
+        p.add_argument("name", help="One queue key (e.g. 'rp:{42}:queue').")
+        p.add_argument("--count", type=cli.positive_int, default=1, help="Events moved from the head (default 1).")
+        p.add_argument("--yes", action="store_true", help="Do it without asking (needed when not on a terminal).")
         sub.add_parser("reap", help="Hand the batches held by dead consumers back to their queues now.", **extra)
 
     def handle(self, *args, **opts):
@@ -209,17 +220,10 @@ See `queue <subcommand> --help`."""
             self.stdout.write(self.style.MIGRATE_HEADING(f"{key}: {count} dead letter(s)"))
             for line in preview:
                 self.stdout.write(f"    {line}")
-        if not opts["yes"]:
-            if not cli.is_tty(sys.stdin):
-                raise CommandError(
-                    f"refusing to {verb} {total} dead letter(s) without confirmation: no terminal to ask; "
-                    "pass --yes to do it.",
-                    returncode=cli.EXIT_REFUSED,
-                )
-            what = "Delete them for good" if opts["discard"] else "Put them back on their queue(s)"
-            answer = input(f"{what}? {total} dead letter(s) in {len(targets)} queue(s) [y/N] ")
-            if answer.strip().lower() not in ("y", "yes"):
-                raise CommandError("not confirmed; nothing changed.", returncode=cli.EXIT_ATTENTION)
+        what = "Delete them for good" if opts["discard"] else "Put them back on their queue(s)"
+        self._confirm(
+            opts, f"{verb} {total} dead letter(s)", f"{what}? {total} dead letter(s) in {len(targets)} queue(s)"
+        )
         run = actions.discard_dead if opts["discard"] else actions.replay_dead
         progress = cli.Progress(self.stderr, f"{verb} dead letters")
         done = []
@@ -230,6 +234,40 @@ See `queue <subcommand> --help`."""
         progress.done()
         for message in done:
             self.stdout.write(self.style.SUCCESS(message))
+
+    def _confirm(self, opts, doing: str, question: str) -> None:
+        """Go on with --yes, or when a person at a terminal says yes; refuse without a terminal."""
+        if opts["yes"]:
+            return
+        if not cli.is_tty(sys.stdin):
+            raise CommandError(
+                f"refusing to {doing} without confirmation: no terminal to ask; pass --yes to do it.",
+                returncode=cli.EXIT_REFUSED,
+            )
+        if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+            raise CommandError("not confirmed; nothing changed.", returncode=cli.EXIT_ATTENTION)
+
+    # ------------------------------------------------------------ set-aside
+
+    def do_set_aside(self, opts):
+        family, keys = self._resolve(opts["name"])
+        if keys != [opts["name"]]:
+            raise CommandError(
+                f"set-aside takes one queue key, not the family {family!r}: one of {', '.join(keys) or '(none now)'}",
+                returncode=cli.EXIT_REFUSED,
+            )
+        key = keys[0]
+        depth, head = queue.peek(key, limit=opts["count"])
+        if not depth:
+            self.stdout.write(f"{key} is empty (nothing to set aside)")
+            return
+        self.stdout.write(self.style.MIGRATE_HEADING(f"{key}: the first {len(head)} of {depth} waiting event(s)"))
+        for item in head:
+            self.stdout.write(f"    {_short(item)}")
+        self._confirm(opts, f"set aside {len(head)} event(s)", f"Move these {len(head)} to the dead letters of {key}?")
+        message = actions.set_aside(key, opts["count"])
+        logger.warning("operator command: queue set-aside: %s", message)
+        self.stdout.write(self.style.SUCCESS(message))
 
     # ------------------------------------------------------------ reap
 
