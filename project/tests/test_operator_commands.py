@@ -280,6 +280,8 @@ def test_health_as_a_process_exits_0_and_prints_json():
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     assert report["status"] == "healthy" and report["stores"][0]["role"] == "primary"
+    helped = manage("health", "--help")
+    assert helped.returncode == 0 and "--json" in helped.stdout and "2  down" in helped.stdout
 
 
 def test_health_reads_the_real_replicas_lag_and_replay_position(real_replica):  # noqa: F811
@@ -297,6 +299,14 @@ def test_health_with_the_replica_stopped_is_degraded_exit_1(real_replica, devsta
     assert code == 1 and "replica" in message
     report = json.loads(_stdout_of_failing("health", "--json"))
     assert report["status"] == "degraded" and report["stores"][1]["ok"] is False
+
+
+@pytest.mark.disruptive
+def test_health_with_the_primary_stopped_is_down_exit_2_as_a_process(devstack):
+    devstack.stop("primary")
+    res = manage("health")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "down: primary:" in res.stderr and "status: down" in res.stdout
 
 
 def _stdout_of_failing(*args) -> str:
