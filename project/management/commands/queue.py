@@ -1,5 +1,5 @@
-"""`manage.py queue status | inspect NAME | replay-dead NAME | reap`: the reliable queues for
-operators and scripts. The numbers and the dead-letter actions are the control room's
+"""`manage.py queue status | inspect NAME | replay-dead NAME | set-aside KEY | reap`: the reliable
+queues for operators and scripts. The numbers and the dead-letter actions are the control room's
 (project.controlroom.stores / actions): one implementation, two front ends."""
 
 from __future__ import annotations
