@@ -438,6 +438,94 @@ def flash_close(*, product_id: int) -> None:
     flash_forget_sold_out(product_id)
 
 
+# What PositiveSmallIntegerField holds (the per-user limit).
+MAX_PER_USER_LIMIT = 32767
+
+
+def flash_create(
+    *,
+    name: str,
+    price_cents: int,
+    stock: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    per_user_limit: int = 1,
+    flash_stock: int = 0,
+    description: str = "",
+    image_url: str = "",
+    rank: int = 0,
+    open: bool = False,
+) -> dict:
+    """Create a flash-sale product (and with `open`, load it into Redis at once; otherwise the
+    beat loads it FLASH_PRELOAD_SECONDS before it starts). Returns the product and what opened."""
+    name = (name or "").strip()
+    if not name or len(name) > Product._meta.get_field("name").max_length:
+        raise InvalidOrder("name must be 1 to 200 characters.")
+    if price_cents < 1:
+        raise InvalidOrder("price must be at least 1 cent.")
+    if stock < 1:
+        raise InvalidOrder("stock must be at least 1.")
+    if not 0 <= flash_stock <= stock:
+        raise InvalidOrder(f"the flash allotment must be between 0 (all of the stock) and the stock ({stock}).")
+    if not 1 <= per_user_limit <= MAX_PER_USER_LIMIT:
+        raise InvalidOrder(f"the per-user limit must be between 1 and {MAX_PER_USER_LIMIT}.")
+    if ends_at <= starts_at:
+        raise InvalidOrder("the sale must end after it starts.")
+    if ends_at <= timezone.now():
+        raise InvalidOrder("the sale would already be over.")
+    with transaction.atomic(using="default"):
+        product = Product.objects.create(
+            name=name,
+            description=description,
+            image_url=image_url,
+            price_cents=price_cents,
+            stock=stock,
+            rank=rank,
+            is_flash=True,
+            flash_starts_at=starts_at,
+            flash_ends_at=ends_at,
+            flash_per_user_limit=per_user_limit,
+            flash_stock=flash_stock,
+        )
+        product_changed(product_id=product.pk)
+    opened = flash_open(product_id=product.pk) if open else None
+    return {"product": product, "opened": opened}
+
+
+def flash_end(*, product_id: int) -> dict:
+    """Close a flash sale now, for good: its window ends now in the database (so the beat never
+    loads it again and the API answers 410 "ended", as for a sale that ran out its time) and in
+    Redis when loaded (the buy script itself answers 410, no lookup). Accepted buys still become
+    orders. Safe to run twice: a sale already over keeps its end time and is only re-checked."""
+    now = timezone.now()
+    with transaction.atomic(using="default"):
+        product = Product.objects.select_for_update().filter(pk=product_id).first()
+        if product is None:
+            raise ProductNotFound(f"No product {product_id}.")
+        if not product.is_flash or not product.flash_starts_at or not product.flash_ends_at:
+            raise NotAFlashProduct(f"Product {product_id} is not a flash-sale product.")
+        closed_now = product.flash_ends_at > now
+        if closed_now:
+            product.flash_ends_at = now
+            product.flash_starts_at = min(product.flash_starts_at, now)
+            product.save(update_fields=["flash_starts_at", "flash_ends_at", "updated_at"])
+    # After commit, not through product_changed: an operator must hear when Redis is down.
+    selectors.product_cache.delete(str(product_id))
+    selectors.product_cache.clear_local()
+    loaded = bool(get_redis().exists(keys.flash_meta(product_id)))
+    if loaded:
+        flash_open(product_id=product_id)  # rewrites the window from the row: buys answer "ended"
+    flash_forget_sold_out(product_id)
+    usercenter_services.home_rebuild_schedule()
+    return {
+        "product_id": product_id,
+        "closed_now": closed_now,
+        "ended_at": product.flash_ends_at.isoformat(),
+        "loaded": loaded,
+        "pending": flash_pending(product_id=product_id)["events"] if loaded else 0,
+    }
+
+
 def flash_open_due() -> list[int]:
     """Beat: load every sale starting soon (and refresh loaded ones' windows); forget sales
     whose keys have expired."""
@@ -587,7 +675,9 @@ def flash_queue_keys() -> list[str]:
 
 
 def register_queues() -> None:
-    register_queue_family(QUEUE_FAMILY, keys=flash_queue_keys, handler=flash_record_batch, prefix="flash:{")
+    register_queue_family(
+        QUEUE_FAMILY, keys=flash_queue_keys, handler=flash_record_batch, prefix="flash:{", time_field="ts"
+    )
 
 
 # ---------------------------------------------------------------- flash sale: reconcile

@@ -59,6 +59,11 @@ def parse_lsn(text: str | None) -> int | None:
     return (int(high, 16) << 32) + int(low, 16)
 
 
+def format_lsn(lsn: int | None) -> str | None:
+    """The inverse of parse_lsn: PostgreSQL's own `X/Y` text, as operators read it."""
+    return None if lsn is None else f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
+
+
 def _lsn_hex(lsn: int) -> str:
     return f"{lsn:016x}"
 

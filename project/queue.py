@@ -308,14 +308,18 @@ class QueueFamily:
     handler: Handler
     # What every queue key of the family starts with, so tools can tell a key's family.
     prefix: str = ""
+    # The event field holding its epoch-ms time, so tools can tell how long the oldest event waits.
+    time_field: str = ""
 
 
 _families: dict[str, QueueFamily] = {}
 
 
-def register_queue_family(name: str, *, keys: Callable[[], Iterable[str]], handler: Handler, prefix: str = "") -> None:
+def register_queue_family(
+    name: str, *, keys: Callable[[], Iterable[str]], handler: Handler, prefix: str = "", time_field: str = ""
+) -> None:
     """Apps call this from AppConfig.ready(): `keys()` lists the queue keys to drain now."""
-    _families[name] = QueueFamily(name=name, list_keys=keys, handler=handler, prefix=prefix)
+    _families[name] = QueueFamily(name=name, list_keys=keys, handler=handler, prefix=prefix, time_field=time_field)
 
 
 def families() -> dict[str, QueueFamily]:
@@ -487,6 +491,31 @@ def dead_replay(queue_key: str) -> int:
     return n
 
 
+# Move the first ARGV[1] events of a queue to its dead letters, in order, in one step.
+_SET_ASIDE_LUA = """
+local n = 0
+for _ = 1, tonumber(ARGV[1]) do
+  if not redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') then break end
+  n = n + 1
+end
+return n
+"""
+
+
+def dead_set_aside(queue_key: str, *, count: int = 1) -> int:
+    """Move the first `count` waiting events to the dead letters (a poison event at the head
+    that makes every batch fail): the rest drains; `dead_replay` puts them back after a fix.
+    Returns how many were moved."""
+    queue = ReliableQueue(queue_key)
+    client = get_redis()
+    n = int(_script(_SET_ASIDE_LUA)(keys=[queue.key, queue.dead_key], args=[max(0, count)], client=client))
+    if n:
+        client.sadd(DEAD_INDEX_KEY, queue.key)  # another slot than the queue's: not inside the script
+        logger.warning("queue %s: %d events set aside as dead letters", queue_key, n)
+        metrics.queue_event(queue.name, "dead", n)
+    return n
+
+
 def dead_discard(queue_key: str) -> int:
     """Drop the queue's dead letters. Returns how many; a second call finds none."""
     queue = ReliableQueue(queue_key)
@@ -497,6 +526,40 @@ def dead_discard(queue_key: str) -> int:
     if n:
         logger.warning("queue %s: %d dead letters discarded", queue_key, n)
     return int(n)
+
+
+def peek(queue_key: str, *, limit: int = 10) -> tuple[int, list[bytes]]:
+    """(how many events wait in the queue, the first `limit` of them), without taking any."""
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.llen(queue_key)
+    pipe.lrange(queue_key, 0, max(0, limit - 1))
+    n, items = pipe.execute()
+    return int(n), list(items)
+
+
+def event_age_seconds(raw: bytes | None, time_field: str, *, now: float | None = None) -> float | None:
+    """How long ago an encoded event was produced, from its epoch-ms `time_field` (None when
+    the family names no such field or the event has no usable time)."""
+    if raw is None or not time_field:
+        return None
+    event = _decode(raw)
+    ms = event.get(time_field) if event else None
+    if isinstance(ms, bool) or not isinstance(ms, int | float):
+        return None
+    now = time.time() if now is None else now
+    return round(max(0.0, now - ms / 1000), 3)
+
+
+def reap_all(*, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Hand the batches of dead consumers on every registered queue back to their queues (what
+    each drain round does first, for an operator who cannot wait for one). Events per family."""
+    keys = [(name, key) for name, family_keys in queue_keys().items() for key in family_keys]
+    out = {name: 0 for name in families()}
+    for i, (name, key) in enumerate(keys, 1):
+        out[name] = out.get(name, 0) + ReliableQueue(key, name=name).reap()
+        if progress:
+            progress(i, len(keys))
+    return out
 
 
 def consumers(queue_key: str) -> list[dict]:

@@ -461,7 +461,7 @@ def grab_queue_keys() -> list[str]:
 
 
 def register_queues() -> None:
-    register_queue_family(QUEUE_FAMILY, keys=grab_queue_keys, handler=grab_record_batch, prefix="rp:{")
+    register_queue_family(QUEUE_FAMILY, keys=grab_queue_keys, handler=grab_record_batch, prefix="rp:{", time_field="at")
 
 
 # ---------------------------------------------------------------- reconciliation

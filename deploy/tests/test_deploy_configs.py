@@ -710,6 +710,8 @@ COMMAND_APPS = {
     "cache": "usercenter",
     "staticgen": "staticgen",
     "seed_demo": "project",
+    "queue": "project",
+    "health": "project",
 }
 
 # `manage.py X`, `surge-manage X` and compose's `... web1 manage X`, with an optional subcommand.

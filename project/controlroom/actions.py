@@ -86,32 +86,40 @@ def _log(*, user, action: Action, target: str, message: str) -> None:
 
 
 # ---------------------------------------------------------------- the kernel's actions
+# Also what `manage.py queue replay-dead` runs: one implementation behind the page and the command.
 
 
-def _known_queue(target: str) -> str:
+def known_queue(target: str) -> str:
     if "{" not in target or not target.isprintable():
         raise ActionError(f"{target!r} is not a queue key.")
     return target
 
 
-def _dead_preview(target: str) -> list[str]:
-    n, items = queue.dead_letters(_known_queue(target), limit=50)
+def dead_preview(target: str) -> list[str]:
+    n, items = queue.dead_letters(known_queue(target), limit=50)
     shown = [i.decode(errors="replace")[:300] for i in items]
     if n > len(shown):
         shown.append(f"… and {n - len(shown)} more")
     return shown or ["(no dead letters)"]
 
 
-def _replay(target: str) -> str:
-    n = queue.dead_replay(_known_queue(target))
+def replay_dead(target: str) -> str:
+    n = queue.dead_replay(known_queue(target))
     if n:
         kick_drain()
         return f"{n} dead letter(s) put back on {target}"
     return f"no dead letters on {target} (nothing replayed)"
 
 
-def _discard(target: str) -> str:
-    n = queue.dead_discard(_known_queue(target))
+def set_aside(target: str, count: int = 1) -> str:
+    n = queue.dead_set_aside(known_queue(target), count=count)
+    if n:
+        return f"{n} event(s) at the head of {target} set aside as dead letters"
+    return f"{target} is empty (nothing set aside)"
+
+
+def discard_dead(target: str) -> str:
+    n = queue.dead_discard(known_queue(target))
     return f"{n} dead letter(s) of {target} discarded" if n else f"no dead letters on {target} (nothing discarded)"
 
 
@@ -121,9 +129,9 @@ def register_kernel_actions() -> None:
             name="queue.replay_dead",
             label="Replay dead letters",
             kind="queue",
-            run=_replay,
+            run=replay_dead,
             describe=lambda t: f"Put the dead letters of {t} back on the queue, for the drain to try again.",
-            preview=_dead_preview,
+            preview=dead_preview,
         )
     )
     register_action(
@@ -131,9 +139,9 @@ def register_kernel_actions() -> None:
             name="queue.discard_dead",
             label="Discard dead letters",
             kind="queue",
-            run=_discard,
+            run=discard_dead,
             describe=lambda t: f"Delete the dead letters of {t} for good.",
-            preview=_dead_preview,
+            preview=dead_preview,
             dangerous=True,
         )
     )

@@ -16,6 +16,9 @@ from project.redis import RedisUnavailable, get_redis
 
 # How long a probe of a side service (Patroni, the broker) may take before it counts as down.
 PROBE_TIMEOUT_SECONDS = 1.0
+# Redis memory past this share of maxmemory is reported (degraded): with noeviction the rest of
+# a sale's queued grabs may not fit.
+REDIS_MEMORY_WARN_FRACTION = 0.9
 
 
 def _first_line(exc: Exception) -> str:
@@ -55,6 +58,9 @@ def replica_status() -> dict:
         "role": "replica" if status["ok"] else "skipped (reads go to the primary)",
         "where": _where("replica"),
         "lag_seconds": round(status["lag"], 3),
+        "max_lag_seconds": settings.REPLICA_MAX_LAG_SECONDS,
+        # None when the replica alias reaches a primary (no replication) or the probe failed.
+        "replay_lsn": db_router.format_lsn(status["replay_lsn"]) if status["replay_lsn"] else None,
         "error": status["error"],
     }
 
@@ -64,6 +70,7 @@ def redis_status() -> dict:
     try:
         info = get_redis().info("replication")
         memory = get_redis().info("memory")
+        persistence = get_redis().info("persistence")
     except RedisUnavailable as exc:
         return {"name": "redis", "ok": False, "role": "?", "where": _redis_where(), "error": _first_line(exc)}
     out = {
@@ -73,6 +80,10 @@ def redis_status() -> dict:
         "where": _redis_where(),
         "ms": round((time.perf_counter() - started) * 1000, 1),
         "memory": memory.get("used_memory_human"),
+        "maxmemory": memory.get("maxmemory_human") if memory.get("maxmemory") else None,
+        "maxmemory_policy": memory.get("maxmemory_policy"),
+        "appendonly": bool(persistence.get("aof_enabled")),
+        "warnings": _redis_warnings(memory, persistence),
         "error": "",
     }
     if info.get("role") == "master":
@@ -86,6 +97,20 @@ def redis_status() -> dict:
     else:
         out["link"] = info.get("master_link_status")
         out["ok"] = info.get("master_link_status") == "up"
+    return out
+
+
+def _redis_warnings(memory: dict, persistence: dict) -> list[str]:
+    """What makes Redis refuse writes soon: memory near maxmemory (with noeviction a full Redis
+    refuses grabs), or persistence failing (a failed AOF write stops writes on its own)."""
+    out = []
+    used, limit = int(memory.get("used_memory") or 0), int(memory.get("maxmemory") or 0)
+    if limit and used >= REDIS_MEMORY_WARN_FRACTION * limit:
+        out.append(f"memory {memory.get('used_memory_human')} of maxmemory {memory.get('maxmemory_human')}")
+    if persistence.get("aof_enabled") and persistence.get("aof_last_write_status", "ok") != "ok":
+        out.append("the last AOF write failed")
+    if persistence.get("rdb_last_bgsave_status", "ok") != "ok":
+        out.append("the last RDB snapshot failed")
     return out
 
 
@@ -140,13 +165,18 @@ def patroni_members() -> list[dict]:
 
 
 def queues_status() -> dict:
-    """Per family: queues, events waiting, held by consumers, dead letters, dead consumers; and
-    how long ago a drain round finished."""
+    """Per family: queues, events waiting, held by consumers, dead letters, dead consumers, how
+    long the oldest waiting event has waited (when the family names its events' time field);
+    and how long ago a drain round finished."""
     client = get_redis()
     keys_by_family = queue.queue_keys()
+    registered = queue.families()
+    now = time.time()
     families = []
     for name, keys in sorted(keys_by_family.items()):
         depth = in_flight = dead = dead_consumers = 0
+        oldest = None
+        time_field = registered[name].time_field if name in registered else ""
         if keys:
             pipe = client.pipeline(transaction=False)
             for key in keys:
@@ -154,12 +184,16 @@ def queues_status() -> dict:
                 pipe.llen(q.key)
                 pipe.llen(q.dead_key)
                 pipe.hkeys(q.consumers_key)
+                pipe.lindex(q.key, 0)
             raw = pipe.execute()
             held = []
             for i, key in enumerate(keys):
-                depth += int(raw[3 * i])
-                dead += int(raw[3 * i + 1])
-                held += [(key, cid.decode()) for cid in raw[3 * i + 2]]
+                depth += int(raw[4 * i])
+                dead += int(raw[4 * i + 1])
+                held += [(key, cid.decode()) for cid in raw[4 * i + 2]]
+                age = queue.event_age_seconds(raw[4 * i + 3], time_field, now=now)
+                if age is not None and (oldest is None or age > oldest):
+                    oldest = age
             if held:
                 pipe = client.pipeline(transaction=False)
                 for key, cid in held:
@@ -177,6 +211,7 @@ def queues_status() -> dict:
                 "in_flight": in_flight,
                 "dead_letters": dead,
                 "dead_consumers": dead_consumers,
+                "oldest_age_seconds": oldest,
             }
         )
     last = queue.seconds_since_drain()
@@ -197,3 +232,29 @@ def health() -> dict:
         except RedisUnavailable as exc:
             queues = {"error": _first_line(exc)}
     return {"ok": all(s["ok"] for s in stores), "stores": stores, "queues": queues}
+
+
+HEALTHY, DEGRADED, DOWN = "healthy", "degraded", "down"
+
+
+def verdict(report: dict) -> tuple[str, list[str]]:
+    """(healthy | degraded | down, why) for a `health()` report. Down: the primary or Redis
+    does not answer (writes or every hot path fail). Degraded: the site serves, but something
+    needs a person (replica down or lagging past REPLICA_MAX_LAG_SECONDS, a side store down,
+    Redis near maxmemory or failing to persist, dead letters, queues unreadable)."""
+    down, degraded = [], []
+    for store in report["stores"]:
+        degraded += [f"{store['name']}: {w}" for w in store.get("warnings") or []]
+        if store["ok"]:
+            continue
+        line = f"{store['name']}: {store.get('error') or 'not ok'}"
+        (down if store["name"] in ("primary", "redis") else degraded).append(line)
+    queues = report.get("queues") or {}
+    if queues.get("error"):
+        degraded.append(f"queues: {queues['error']}")
+    for family in queues.get("families", []):
+        if family["dead_letters"]:
+            degraded.append(f"queue family {family['family']}: {family['dead_letters']} dead letter(s)")
+    if down:
+        return DOWN, down + degraded
+    return (DEGRADED, degraded) if degraded else (HEALTHY, [])
