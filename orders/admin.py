@@ -1,7 +1,8 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from orders import services
 from orders.models import Order, Product
+from project.controlroom.admin_actions import confirmed
 
 
 @admin.register(Product)
@@ -24,7 +25,14 @@ class ProductAdmin(admin.ModelAdmin):
     list_editable = ("rank", "is_active")
     readonly_fields = ("created_at", "updated_at")
     ordering = ("-rank", "id")
-    actions = ["open_flash_sale", "reopen_flash_sale"]
+    actions = [
+        confirmed("orders.flash_open", "Open flash sale (load stock into Redis)…", name="open_flash_sale"),
+        confirmed("orders.flash_restock", "Re-open flash sale with a fresh allotment…", name="reopen_flash_sale"),
+        confirmed("orders.flash_close", "Close flash sale now…", name="close_flash_sale"),
+        confirmed(
+            "orders.flash_reconcile", "Reconcile flash sale with the database (and fix)…", name="reconcile_flash_sale"
+        ),
+    ]
     fieldsets = (
         (None, {"fields": ("name", "description", "image_url", "price_cents", "stock", "rank", "is_active")}),
         (
@@ -42,27 +50,6 @@ class ProductAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         services.product_changed(product_id=obj.pk)
-
-    def _open(self, request, queryset, restock: bool):
-        opened = 0
-        for product in queryset:
-            try:
-                result = services.flash_open(product_id=product.pk, restock=restock)
-            except services.OrderError as exc:
-                self.message_user(request, f"{product}: {exc.detail}", messages.WARNING)
-                continue
-            opened += 1
-            self.message_user(request, f"{product}: {result['stock']} units in the sale.", messages.SUCCESS)
-        if not opened:
-            self.message_user(request, "No flash sale opened.", messages.WARNING)
-
-    @admin.action(description="Open flash sale (load stock into Redis)")
-    def open_flash_sale(self, request, queryset):
-        self._open(request, queryset, restock=False)
-
-    @admin.action(description="Re-open flash sale with a fresh allotment")
-    def reopen_flash_sale(self, request, queryset):
-        self._open(request, queryset, restock=True)
 
 
 @admin.register(Order)

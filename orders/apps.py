@@ -9,8 +9,9 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self):
-        from orders import services
+        from orders import controlroom, services
         from project.celery import add_beat
 
         services.register_queues()
         add_beat("orders-flash-open-due", "orders.tasks.flash_open_due", FLASH_OPEN_BEAT_SECONDS)
+        controlroom.register()

@@ -650,3 +650,37 @@ __all__ = [
     "encode_event",
     "hash_tag",
 ]
+
+
+def numbers(queue_keys_: list[str], *, time_field: str = "") -> dict[str, dict]:
+    """Per queue key, in two round trips whatever the number of queues: events waiting, held by
+    consumers (in flight), dead letters, and how long the oldest waiting event has waited."""
+    if not queue_keys_:
+        return {}
+    client = get_redis()
+    queues = [ReliableQueue(k) for k in queue_keys_]
+    pipe = client.pipeline(transaction=False)
+    for q in queues:
+        pipe.llen(q.key)
+        pipe.llen(q.dead_key)
+        pipe.hkeys(q.consumers_key)
+        pipe.lindex(q.key, 0)
+    raw = pipe.execute()
+    now = time.time()
+    held = [(i, cid.decode()) for i in range(len(queues)) for cid in raw[4 * i + 2]]
+    in_flight = [0] * len(queues)
+    if held:
+        pipe = client.pipeline(transaction=False)
+        for i, cid in held:
+            pipe.llen(queues[i].processing_key(cid))
+        for (i, _cid), n in zip(held, pipe.execute(), strict=True):
+            in_flight[i] += int(n)
+    return {
+        q.key: {
+            "depth": int(raw[4 * i]),
+            "dead_letters": int(raw[4 * i + 1]),
+            "in_flight": in_flight[i],
+            "oldest_age_seconds": event_age_seconds(raw[4 * i + 3], time_field, now=now),
+        }
+        for i, q in enumerate(queues)
+    }

@@ -248,3 +248,24 @@ def in_threads(fn, n: int) -> list[Exception]:
     for t in threads:
         t.join()
     return errors
+
+
+def admin_confirm(client, response, *, twice: bool = False):
+    """Click "Yes" on the control room's confirmation page that `response` shows (a change-list
+    action posted with follow=True lands there). With twice=True the same form is sent again,
+    as a double click would. Returns the (last) followed response."""
+    import html
+    import re
+
+    page = response.content.decode()
+    assert 'data-testid="confirm"' in page, page[-2000:]
+    form = page[page.index('action="/admin/controlroom/confirm/"') :]
+    fields = {
+        name: html.unescape(value)
+        for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form.split("</form>")[0])
+        if name != "csrfmiddlewaretoken"
+    }
+    done = client.post("/admin/controlroom/confirm/", fields, follow=True)
+    if twice:
+        done = client.post("/admin/controlroom/confirm/", fields, follow=True)
+    return done

@@ -1,9 +1,9 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count
 from django.utils.html import format_html
 
-from project.redis import RedisUnavailable
+from project.controlroom.admin_actions import confirmed
 from redpackets import selectors, services
 from redpackets.models import Campaign, Grab
 
@@ -34,7 +34,11 @@ class CampaignAdmin(admin.ModelAdmin):
     raw_id_fields = ("owner",)
     readonly_fields = ("status", "created_at", "opened_at", "closed_at", "refunded_cents", "progress_detail")
     ordering = ("-starts_at", "-id")
-    actions = ["open_campaigns", "close_campaigns", "reconcile_campaigns"]
+    actions = [
+        confirmed("redpackets.open", "Open (load into Redis)…", name="open_campaigns"),
+        confirmed("redpackets.close", "Close and refund the rest to the owner…", name="close_campaigns"),
+        confirmed("redpackets.reconcile", "Reconcile Redis with the database (and fix)…", name="reconcile_campaigns"),
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -97,36 +101,6 @@ class CampaignAdmin(admin.ModelAdmin):
         obj.pk = created.pk
         obj.shares = created.shares
         self.message_user(request, "Created as a draft: use the action “Open” to load it for grabbing.")
-
-    def _each(self, request, queryset, fn, ok):
-        for campaign in queryset:
-            try:
-                result = fn(campaign_id=campaign.pk)
-            except (services.CampaignError, RedisUnavailable) as exc:
-                self.message_user(request, f"{campaign}: {exc}", messages.WARNING)
-                continue
-            self.message_user(request, f"{campaign}: {ok(result)}", messages.SUCCESS)
-
-    @admin.action(description="Open (load into Redis)")
-    def open_campaigns(self, request, queryset):
-        self._each(request, queryset, services.campaign_open, lambda r: f"{r['shares_left']} shares left")
-
-    @admin.action(description="Close and refund the rest to the owner")
-    def close_campaigns(self, request, queryset):
-        self._each(
-            request, queryset, services.campaign_close, lambda r: f"closed, refunded {r['refunded_cents']} cents"
-        )
-
-    @admin.action(description="Reconcile Redis with the database (and fix)")
-    def reconcile_campaigns(self, request, queryset):
-        self._each(
-            request,
-            queryset,
-            lambda campaign_id: services.campaign_reconcile(campaign_id=campaign_id, fix=True),
-            lambda r: (
-                "ok" if r["ok"] else f"re-queued {len(r['missing'])}, added to Redis {len(r['unknown_in_redis'])}"
-            ),
-        )
 
 
 @admin.register(Grab)

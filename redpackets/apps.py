@@ -12,8 +12,9 @@ class RedpacketsConfig(AppConfig):
 
     def ready(self):
         from project.celery import add_beat
-        from redpackets import services
+        from redpackets import controlroom, services
 
         services.register_queues()
         add_beat("redpackets-expire-due", "redpackets.tasks.expire_due", EXPIRE_BEAT_SECONDS)
         add_beat("redpackets-reconcile", "redpackets.tasks.reconcile_active", RECONCILE_BEAT_SECONDS)
+        controlroom.register()

@@ -1,6 +1,6 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from project.redis import RedisUnavailable
+from project.controlroom.admin_actions import confirmed
 from usercenter import services
 from usercenter.models import Announcement, ApiToken, LedgerEntry, Profile, RevokedToken, Wallet
 
@@ -51,7 +51,7 @@ class AnnouncementAdmin(admin.ModelAdmin):
     search_fields = ("title", "body")
     readonly_fields = ("created_at", "updated_at")
     ordering = ("sort_order", "-starts_at", "id")
-    actions = ["rebuild_home_now"]
+    actions = [confirmed("usercenter.rebuild_home", "Rebuild the home document now…", name="rebuild_home_now")]
 
     # Every edit schedules ONE debounced rebuild of the home document (not a rebuild per save,
     # and never a DB read per request).
@@ -66,20 +66,6 @@ class AnnouncementAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset)
         services.announcement_changed()
-
-    @admin.action(description="Rebuild the home document now")
-    def rebuild_home_now(self, request, queryset):
-        try:
-            doc = services.home_rebuild()
-        except RedisUnavailable:
-            self.message_user(request, "Redis is unavailable: the home document was not rebuilt.", messages.ERROR)
-            return
-        self.message_user(
-            request,
-            f"Home document rebuilt: {len(doc['products'])} products, {len(doc['announcements'])} announcements "
-            f"(version {doc['version']}).",
-            messages.SUCCESS,
-        )
 
 
 @admin.register(Profile)

@@ -11,7 +11,8 @@ class UsercenterConfig(AppConfig):
 
     def ready(self):
         from project.celery import add_beat
-        from usercenter import auth
+        from usercenter import auth, controlroom
 
         auth.connect_signals()
         add_beat("usercenter-revocations-sync", "usercenter.tasks.revocations_sync", REVOCATIONS_SYNC_BEAT_SECONDS)
+        controlroom.register()

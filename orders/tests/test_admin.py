@@ -2,6 +2,7 @@ import pytest
 
 from orders import keys
 from orders.tests.factories import make_flash_product, make_orders, make_product
+from project import testing
 from project.redis import get_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,6 +24,7 @@ def test_the_open_flash_sale_action_loads_the_stock(admin_client):
         {"action": "open_flash_sale", "_selected_action": [product.pk]},
         follow=True,
     )
+    res = testing.admin_confirm(admin_client, res)
     assert res.status_code == 200
     assert "12 units in the sale" in res.content.decode()
     assert int(get_redis().get(keys.flash_stock(product.pk))) == 12

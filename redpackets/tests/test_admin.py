@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from project import testing
 from redpackets import services
 from redpackets.models import Campaign
 from redpackets.tests.factories import make_campaign
@@ -46,6 +47,7 @@ def test_actions_open_reconcile_close(admin_client):
         res = admin_client.post(
             "/admin/redpackets/campaign/", {"action": action, "_selected_action": [campaign.pk]}, follow=True
         )
+        res = testing.admin_confirm(admin_client, res)
         assert res.status_code == 200
     campaign.refresh_from_db()
     assert campaign.status == "closed"

@@ -1,5 +1,6 @@
 import pytest
 
+from project import testing
 from project.redis import get_redis
 from usercenter import selectors, services
 from usercenter.models import Announcement, Profile
@@ -24,7 +25,8 @@ def test_rebuild_action_rebuilds_the_home_document_now(admin_client):
         {"action": "rebuild_home_now", "_selected_action": [a.pk]},
         follow=True,
     )
-    assert "Home document rebuilt" in res.content.decode()
+    res = testing.admin_confirm(admin_client, res)
+    assert "home document rebuilt" in res.content.decode()
     selectors.home_cache.clear_local()
     assert selectors.home_document()["announcements"][0]["title"] == "rebuilt by action"
 
