@@ -83,6 +83,45 @@ class WorkerProcess:
                 self.kill()
 
 
+class BeatProcess:
+    """A real Celery beat on the test stores (its schedule file in `tmp_path`)."""
+
+    def __init__(self, tmp_path: Path, **env):
+        self.log = tmp_path / "celery-beat.log"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "project",
+                "beat",
+                "--loglevel=INFO",
+                "--schedule",
+                str(tmp_path / "celerybeat-schedule"),
+            ],
+            cwd=ROOT,
+            env=child_env(**env),
+            stdout=open(self.log, "w"),  # noqa: SIM115 - beat outlives this call
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while "beat: Starting" not in self.log.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"celery beat did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
 def free_port() -> int:
     import socket
 

@@ -21,6 +21,11 @@ def grabbed(campaign_id: int) -> str:
     return f"rp:{tag(campaign_id)}:grabbed"
 
 
+def reload_lock(campaign_id: int) -> str:
+    """Set while a reload of a campaign Redis lost is asked for (one request per few seconds)."""
+    return f"rp:{tag(campaign_id)}:reload"
+
+
 def queue(campaign_id: int) -> str:
     return f"rp:{tag(campaign_id)}:queue"
 

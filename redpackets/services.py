@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cachetools import TTLCache
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections, transaction
@@ -289,6 +291,8 @@ _ENDED = "This red packet has ended."
 _SOLD_OUT = "All shares of this red packet are gone."
 _ALREADY = "You already grabbed this red packet."
 _UNKNOWN = "No such red packet."
+_RELOADING = "This red packet is being reloaded; retry in a moment."
+RELOAD_RETRY_AFTER_SECONDS = 2
 _THROTTLED = "Too many attempts; slow down."
 
 
@@ -316,7 +320,66 @@ def grab(*, user_id: int, campaign_id: int) -> GrabResult:
     if code == 6:
         retry = max(1, (int(value) + 999) // 1000)
         return GrabResult(429, {"detail": _THROTTLED, "retry_after_ms": int(value)}, {"Retry-After": str(retry)})
+    if _open_in_database(campaign_id):
+        # Redis lost it (a restart without data, a failover to a replica that was behind): it is
+        # reloaded from the database within seconds; meanwhile a retry, not a 404.
+        _request_reload(campaign_id)
+        return GrabResult(
+            503, {"detail": _RELOADING, "packet_id": campaign_id}, {"Retry-After": str(RELOAD_RETRY_AFTER_SECONDS)}
+        )
     return GrabResult(404, {"detail": _UNKNOWN})
+
+
+# Per process: which campaigns the database says are open, for a few seconds, so a storm on a
+# packet Redis lost (or on ids that do not exist) costs the database one query per process.
+_open_cache: TTLCache = TTLCache(maxsize=10_000, ttl=2.0)
+_open_cache_lock = threading.Lock()
+
+
+def _open_in_database(campaign_id: int) -> bool:
+    with _open_cache_lock:
+        known = _open_cache.get(campaign_id)
+    if known is None:
+        known = Campaign.objects.filter(
+            pk=campaign_id, status=Campaign.Status.OPEN, ends_at__gt=timezone.now()
+        ).exists()
+        with _open_cache_lock:
+            _open_cache[campaign_id] = known
+    return known
+
+
+def _request_reload(campaign_id: int) -> None:
+    """Ask a worker to reload the campaign now (once per few seconds whoever asks); the beat
+    task `reload_missing` does it anyway."""
+    from redpackets.tasks import reload_campaign
+
+    try:
+        if get_redis().set(keys.reload_lock(campaign_id), 1, nx=True, ex=RELOAD_RETRY_AFTER_SECONDS * 2):
+            reload_campaign.delay(campaign_id)
+    except Exception:  # noqa: BLE001 - the beat task reloads it anyway; the grab answers 503 either way
+        logger.warning("reload of red packet %s not requested", campaign_id, exc_info=True)
+
+
+def campaigns_reload_missing() -> list[int]:
+    """Beat: every open campaign in its window that Redis does not hold (Redis restarted empty,
+    or failed over to a replica that was behind) is loaded again from the database, with who
+    already grabbed. Returns the campaigns reloaded. Raises RedisUnavailable."""
+    ids = list(
+        Campaign.objects.using("default")
+        .filter(status=Campaign.Status.OPEN, ends_at__gt=timezone.now())
+        .order_by("ends_at")
+        .values_list("id", flat=True)[:1000]
+    )
+    if not ids:
+        return []
+    pipe = get_redis().pipeline(transaction=False)
+    for cid in ids:
+        pipe.exists(keys.meta(cid))
+    missing = [cid for cid, present in zip(ids, pipe.execute(), strict=True) if not present]
+    for cid in missing:
+        campaign_open(campaign_id=cid)
+        logger.warning("red packet %s was missing from Redis: reloaded from the database", cid)
+    return missing
 
 
 # ---------------------------------------------------------------- the naive baseline (bench only)

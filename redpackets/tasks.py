@@ -26,3 +26,19 @@ def reconcile_active():
 @shared_task(name="redpackets.tasks.campaign_close", acks_late=True, ignore_result=True)
 def campaign_close(campaign_id: int):
     return services.campaign_close(campaign_id=campaign_id)
+
+
+@shared_task(name="redpackets.tasks.reload_missing", acks_late=True, ignore_result=True)
+def reload_missing():
+    try:
+        return services.campaigns_reload_missing()
+    except RedisUnavailable:
+        return []  # Redis still down: the next beat tick tries again
+
+
+@shared_task(name="redpackets.tasks.reload_campaign", acks_late=True, ignore_result=True)
+def reload_campaign(campaign_id: int):
+    try:
+        return services.campaign_open(campaign_id=campaign_id)["shares_left"]
+    except (RedisUnavailable, services.CampaignError):
+        return None  # beat's reload_missing covers it

@@ -483,9 +483,12 @@ def parse_unit(path: Path) -> configparser.ConfigParser:
 
 @pytest.mark.parametrize("unit", ["surge-web@.service", "surge-worker.service", "surge-beat.service"])
 def test_systemd_service_restarts_reads_the_env_file_and_is_hardened(unit):
-    service = parse_unit(UNITS / unit)["Service"]
+    parsed = parse_unit(UNITS / unit)
+    service = parsed["Service"]
     assert service["EnvironmentFile"] == "/etc/surge/surge.env"
     assert service["Restart"] == "always"
+    # A store outage of any length must not exhaust systemd's restart budget.
+    assert parsed["Unit"]["StartLimitIntervalSec"] == "0"
     assert service["User"] == "surge"
     for key, value in {
         "NoNewPrivileges": "yes",
