@@ -359,22 +359,30 @@ def init_replica() -> None:
 # ---------------------------------------------------------------- Redis
 
 
-def redis_pidfile() -> Path:
-    return STACK_DIR / "redis.pid"
+# Sentinel mode (`up --redis sentinel`): a master, two replicas and three sentinels. Two, so that
+# after losing the master the new one still has a replica to acknowledge writes (WAIT).
+SENTINEL_MASTER = "surge"
+REDIS_REPLICA_PORTS = [PORT_BASE + 10, PORT_BASE + 14]
+SENTINEL_PORTS = [PORT_BASE + 11, PORT_BASE + 12, PORT_BASE + 13]
 
 
-def redis_start() -> None:
-    if port_open(REDIS_PORT):
+def redis_pidfile(port: int = REDIS_PORT) -> Path:
+    return STACK_DIR / ("redis.pid" if port == REDIS_PORT else f"redis-{port}.pid")
+
+
+def redis_start(port: int = REDIS_PORT, extra: list[str] | None = None) -> None:
+    if port_open(port):
         return
-    rdir = STACK_DIR / "redis"
+    rdir = STACK_DIR / ("redis" if port == REDIS_PORT else f"redis-{port}")
     rdir.mkdir(parents=True, exist_ok=True)
+    log_name = "redis.log" if port == REDIS_PORT else f"redis-{port}.log"
     subprocess.run(
         [
             redis_server_bin(),
             "--bind",
             HOST,
             "--port",
-            str(REDIS_PORT),
+            str(port),
             "--save",
             "",
             "--appendonly",
@@ -382,22 +390,59 @@ def redis_start() -> None:
             "--daemonize",
             "yes",
             "--pidfile",
-            str(redis_pidfile()),
+            str(redis_pidfile(port)),
             "--dir",
             str(rdir),
             "--logfile",
-            str(STACK_DIR / "redis.log"),
+            str(STACK_DIR / log_name),
             "--maxclients",
             "4000",
+            *(extra or []),
         ],
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    wait_port(REDIS_PORT, "redis")
+    wait_port(port, "redis")
 
 
-def redis_stop() -> None:
-    pidfile = redis_pidfile()
+def sentinel_start(port: int) -> None:
+    """A sentinel watching the master (quorum 2 of 3); it rewrites its own config file."""
+    if port_open(port):
+        return
+    conf = STACK_DIR / f"sentinel-{port}.conf"
+    if not conf.exists():
+        conf.write_text(
+            "\n".join(
+                [
+                    f"port {port}",
+                    f"bind {HOST}",
+                    "daemonize yes",
+                    f"pidfile {redis_pidfile(port)}",
+                    f"logfile {STACK_DIR / f'sentinel-{port}.log'}",
+                    f"dir {STACK_DIR}",
+                    f"sentinel monitor {SENTINEL_MASTER} {HOST} {REDIS_PORT} 2",
+                    # Detect a dead master in 1 s and fail over within 5 s (dev timings).
+                    f"sentinel down-after-milliseconds {SENTINEL_MASTER} 1000",
+                    f"sentinel failover-timeout {SENTINEL_MASTER} 5000",
+                    f"sentinel parallel-syncs {SENTINEL_MASTER} 1",
+                    "",
+                ]
+            )
+        )
+    subprocess.run([redis_server_bin(), str(conf), "--sentinel"], check=True, stdout=subprocess.DEVNULL)
+    wait_port(port, "sentinel")
+
+
+def redis_sentinel_start() -> None:
+    redis_start(REDIS_PORT)
+    for port in REDIS_REPLICA_PORTS:
+        redis_start(port, ["--replicaof", HOST, str(REDIS_PORT)])
+    for port in SENTINEL_PORTS:
+        sentinel_start(port)
+
+
+def redis_stop(port: int = REDIS_PORT) -> None:
+    pidfile = redis_pidfile(port)
     if not pidfile.exists():
         return
     try:
@@ -407,10 +452,15 @@ def redis_stop() -> None:
         pidfile.unlink(missing_ok=True)
         return
     for _ in range(100):
-        if not port_open(REDIS_PORT):
+        if not port_open(port):
             break
         time.sleep(0.05)
     pidfile.unlink(missing_ok=True)
+
+
+def redis_stop_all() -> None:
+    for port in [*SENTINEL_PORTS, *REDIS_REPLICA_PORTS, REDIS_PORT]:
+        redis_stop(port)
 
 
 # ---------------------------------------------------------------- commands
@@ -455,7 +505,7 @@ def want_redis() -> bool:
     return not _external("REDIS_URL")
 
 
-def up(replica_delay_seconds: float | None = None) -> None:
+def up(replica_delay_seconds: float | None = None, redis_mode: str | None = None) -> None:
     STACK_DIR.mkdir(parents=True, exist_ok=True)
     if not PORTS_FILE.exists():
         _remember(base=PORT_BASE)
@@ -477,7 +527,14 @@ def up(replica_delay_seconds: float | None = None) -> None:
     else:
         log("DATABASE_URL is set: using it, no local PostgreSQL started")
     if want_redis():
-        redis_start()
+        mode = redis_mode or _state().get("redis_mode", "single")
+        _remember(redis_mode=mode)
+        if mode == "sentinel":
+            redis_sentinel_start()
+            lines.append("REDIS_SENTINELS=" + ",".join(f"{HOST}:{p}" for p in SENTINEL_PORTS))
+            lines.append(f"REDIS_SENTINEL_MASTER={SENTINEL_MASTER}")
+        else:
+            redis_start()
         lines.append(f"REDIS_URL=redis://{HOST}:{REDIS_PORT}/0")
         lines.append("SURGE_DEVSTACK_REDIS=1")
     else:
@@ -490,7 +547,7 @@ def up(replica_delay_seconds: float | None = None) -> None:
 
 
 def down() -> None:
-    redis_stop()
+    redis_stop_all()
     pg_stop(replica_dir())
     pg_stop(primary_dir())
     log("stopped")
@@ -529,6 +586,12 @@ def main() -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("up", help="start or reuse the stack")
     p.add_argument(
+        "--redis",
+        choices=["single", "sentinel"],
+        default=None,
+        help="single node (default), or a master, a replica and three sentinels (remembered)",
+    )
+    p.add_argument(
         "--replica-delay",
         type=float,
         default=_env_replica_delay(),
@@ -544,7 +607,7 @@ def main() -> int:
         p.add_argument("name", choices=["primary", "replica", "redis"])
     args = parser.parse_args()
     if args.cmd == "up":
-        up(args.replica_delay)
+        up(args.replica_delay, args.redis)
     elif args.cmd == "replica-delay":
         replica_delay(args.seconds)
     elif args.cmd == "down":

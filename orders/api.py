@@ -15,7 +15,10 @@ from project.redis import RedisUnavailable
 
 
 def _order_error(exc: services.OrderError):
-    return error(exc.status, exc.detail, **exc.extra)
+    response = error(exc.status, exc.detail, **exc.extra)
+    if exc.status == 503:
+        response["Retry-After"] = "1"
+    return response
 
 
 def parse_page(raw: str | None) -> int | None:

@@ -24,7 +24,7 @@ from orders.models import Order, Product
 from orders.serializers import ORDER_FIELDS, order_dict
 from project import db_router
 from project.queue import ReliableQueue, event_ms, register_queue_family
-from project.redis import RedisUnavailable, get_redis, hot_pipeline, hot_script, load_script
+from project.redis import RedisUnavailable, get_redis, hot_pipeline, hot_script_replicated, load_script
 from project.sql import int_array
 from project.tasks import kick_drain
 from staticgen import services as staticgen_services
@@ -92,6 +92,10 @@ class FlashEnded(OrderError):
 
 class FlashNotStarted(OrderError):
     status = 425
+
+
+class FlashUnconfirmed(OrderError):
+    status = 503
 
 
 # ---------------------------------------------------------------- cache invalidation
@@ -273,7 +277,7 @@ def flash_buy(*, user_id: int, product_id: int, quantity: int = 1) -> str:
         raise FlashSoldOut("Sold out.")
     token = f"f{product_id}-{uuid.uuid4().hex}"
     now_ms = int(time.time() * 1000)
-    code, value = hot_script(
+    (code, value), replicated = hot_script_replicated(
         load_script(FLASH_BUY_SCRIPT),
         keys=keys.flash_keys(product_id),
         args=[user_id, quantity, now_ms, token, product_id],
@@ -281,6 +285,10 @@ def flash_buy(*, user_id: int, product_id: int, quantity: int = 1) -> str:
     if code == 0:
         if value == 1:  # the queue went from empty to non-empty
             kick_drain()
+        if not replicated:
+            # Taken on the master, not yet on a replica (a failover now could lose it): no 202
+            # yet; the token's status says what became of it.
+            raise FlashUnconfirmed("Your purchase is being confirmed: check its status in a moment.", token=token)
         return token
     if code == 2:
         raise FlashNotStarted("The sale has not started yet.", starts_at=_ms_iso(value))

@@ -7,6 +7,7 @@ through the cache's pool is counted; requests and the load harness report the co
 import threading
 
 import redis
+import redis.sentinel
 
 _local = threading.local()
 
@@ -25,6 +26,19 @@ def snapshot() -> tuple[int, int]:
 
 
 class CountingConnection(redis.connection.Connection):
+    def send_command(self, *args, **kwargs):
+        count_redis(1)
+        return super().send_command(*args, **kwargs)
+
+    def pack_commands(self, commands):
+        commands = list(commands)
+        count_redis(len(commands))
+        return super().pack_commands(commands)
+
+
+class CountingSentinelConnection(redis.sentinel.SentinelManagedConnection):
+    """The same counting for a pool that asks Sentinel where the master is (REDIS_SENTINELS)."""
+
     def send_command(self, *args, **kwargs):
         count_redis(1)
         return super().send_command(*args, **kwargs)

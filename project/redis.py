@@ -182,8 +182,18 @@ def hot_command(*args):
     except RedisUnavailable:
         (reply,) = _exchange(hot, payload, 1)
     if isinstance(reply, redis.exceptions.RedisError):
+        _drop_if_demoted(hot, [reply])
         raise reply  # a whole error reply: the connection is in step
     return reply
+
+
+def _drop_if_demoted(hot: HotConnection, replies: list) -> None:
+    """A READONLY reply: the server this connection reached is a replica now (a failover demoted
+    it). Drop the connection, so the next command asks the sentinels for the new master, and
+    report Redis unavailable for this one (a 503, never a 500)."""
+    if any(isinstance(r, redis.exceptions.ReadOnlyError) for r in replies):
+        hot.close()
+        raise redis.exceptions.ConnectionError("the Redis master was demoted (READONLY); reconnecting")
 
 
 def hot_script(script: Script, keys: list, args: list):
@@ -193,6 +203,26 @@ def hot_script(script: Script, keys: list, args: list):
     except redis.exceptions.NoScriptError:
         script.sha = get_redis().script_load(script.script)
         return hot_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
+
+def hot_script_replicated(script: Script, keys: list, args: list) -> tuple[object, bool]:
+    """`hot_script`, followed in the same round trip by Redis's WAIT for REDIS_WAIT_REPLICAS
+    replicas (at most REDIS_WAIT_TIMEOUT_MS). Returns (the script's reply, whether enough
+    replicas have its writes). With REDIS_WAIT_REPLICAS = 0 it is `hot_script`, always True."""
+    from django.conf import settings
+
+    replicas = settings.REDIS_WAIT_REPLICAS
+    if replicas <= 0:
+        return hot_script(script, keys, args), True
+    wait = ("WAIT", replicas, settings.REDIS_WAIT_TIMEOUT_MS)
+    reply, acked = hot_pipeline([("EVALSHA", script.sha, len(keys), *keys, *args), wait])
+    if isinstance(reply, redis.exceptions.NoScriptError):  # a flush, or a failover to a replica
+        script.sha = get_redis().script_load(script.script)
+        reply, acked = hot_pipeline([("EVALSHA", script.sha, len(keys), *keys, *args), wait])
+    for r in (reply, acked):
+        if isinstance(r, redis.exceptions.RedisError):
+            raise r
+    return reply, int(acked) >= replicas
 
 
 def hot_pipeline(commands: list[tuple]) -> list:
@@ -209,9 +239,11 @@ def hot_pipeline(commands: list[tuple]) -> list:
     payload = b"".join(packed)
     hot = _pinned_connection()
     try:
-        return _exchange(hot, payload, len(packed))
+        replies = _exchange(hot, payload, len(packed))
     except RedisUnavailable:
-        return _exchange(hot, payload, len(packed))
+        replies = _exchange(hot, payload, len(packed))
+    _drop_if_demoted(hot, replies)
+    return replies
 
 
 def hot_script_many(script: Script, calls: list[tuple[list, list]]) -> list:

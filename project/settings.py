@@ -10,7 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from project.counters import CountingConnection
+from project.counters import CountingConnection, CountingSentinelConnection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -124,6 +124,34 @@ READ_YOUR_WRITES_SECONDS = env.int("READ_YOUR_WRITES_SECONDS", default=5)
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:25439/0")
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
+# Sentinel mode: with sentinels named ("host:port,host:port,..."), every client (cache, hot paths,
+# queues, sessions, the Celery broker) asks them where the master of REDIS_SENTINEL_MASTER is,
+# and follows a failover by itself. REDIS_URL then only gives the database number.
+REDIS_SENTINELS = [
+    (h, int(p)) for h, _, p in (s.strip().rpartition(":") for s in env.list("REDIS_SENTINELS", default=[]))
+]
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="surge")
+# A grab or flash buy is answered 200/202 only once this many replicas have its write (Redis's
+# WAIT, in the same round trip), so a failover cannot lose an acknowledged one; waiting longer
+# than REDIS_WAIT_TIMEOUT_MS answers 503 (the retry then says 409: already grabbed). 0 = off,
+# the default for a single node; 1 when sentinels are named.
+REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", default=1 if REDIS_SENTINELS else 0)
+REDIS_WAIT_TIMEOUT_MS = env.int("REDIS_WAIT_TIMEOUT_MS", default=100)
+
+
+def redis_db(url: str) -> int:
+    tail = url.rsplit("/", 1)[-1] if url.count("/") >= 3 else ""
+    return int(tail) if tail.isdigit() else 0
+
+
+def redis_locations(db: int) -> tuple[str, str]:
+    """(the cache's LOCATION, the Celery broker URL) for Redis database `db` in this mode."""
+    if REDIS_SENTINELS:
+        broker = ";".join(f"sentinel://{h}:{p}/{db}" for h, p in REDIS_SENTINELS)
+        return f"redis://{REDIS_SENTINEL_MASTER}/{db}", broker
+    base = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") >= 3 else REDIS_URL
+    return f"{base}/{db}", f"{base}/{db}"
+
 
 CACHES = {
     "default": {
@@ -143,6 +171,15 @@ CACHES = {
         },
     },
 }
+if REDIS_SENTINELS:
+    DJANGO_REDIS_CONNECTION_FACTORY = "django_redis.pool.SentinelConnectionFactory"
+    CACHES["default"]["LOCATION"] = redis_locations(redis_db(REDIS_URL))[0]
+    CACHES["default"]["OPTIONS"].update(
+        CLIENT_CLASS="django_redis.client.SentinelClient",
+        SENTINELS=REDIS_SENTINELS,
+        SENTINEL_KWARGS={"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},
+    )
+    CACHES["default"]["OPTIONS"]["CONNECTION_POOL_KWARGS"]["connection_class"] = CountingSentinelConnection
 # Sessions: Redis first, the DB behind it, so a Redis outage logs nobody out.
 SESSION_ENGINE = "project.sessions"
 SESSION_COOKIE_AGE = 14 * 24 * 3600
@@ -170,7 +207,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # ---------------------------------------------------------------- Celery
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=redis_locations(redis_db(REDIS_URL))[1])
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -182,7 +219,21 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+# Short socket timeouts and health checks: a broker whose host was cut off (not only killed) is
+# left within seconds, where kombu's defaults wait minutes (celery#6348). Retry forever: the
+# worker outlives a Redis outage of any length.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 300,
+    "socket_timeout": 5,
+    "socket_connect_timeout": 2,
+    "health_check_interval": 10,
+    "retry_on_timeout": True,
+}
+if REDIS_SENTINELS:
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        master_name=REDIS_SENTINEL_MASTER, sentinel_kwargs={"socket_timeout": REDIS_SOCKET_TIMEOUT}
+    )
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by project.celery from each app's BEAT_SCHEDULE
 

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from project.settings import *  # noqa: F403
-from project.settings import CACHES, DATABASES, REDIS_URL
+from project.settings import CACHES, DATABASES, REDIS_URL, redis_locations
 
 SURGE_ENV = "test"
 DEBUG = False
@@ -13,8 +13,7 @@ DEBUG = False
 TEST_REDIS_DB = int(os.environ.get("SURGE_TEST_REDIS_DB", "1"))
 _base = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") >= 3 else REDIS_URL
 REDIS_URL = f"{_base}/{TEST_REDIS_DB}"
-CACHES["default"]["LOCATION"] = REDIS_URL
-CELERY_BROKER_URL = REDIS_URL
+CACHES["default"]["LOCATION"], CELERY_BROKER_URL = redis_locations(TEST_REDIS_DB)
 
 # A process started by a test (a Celery worker, a gunicorn) points at the test database.
 if os.environ.get("SURGE_TEST_DB_NAME"):

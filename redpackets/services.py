@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from project import db_router
 from project.queue import ReliableQueue, event_ms, register_queue_family
-from project.redis import RedisUnavailable, get_redis, hot_script, load_script
+from project.redis import RedisUnavailable, get_redis, hot_script_replicated, load_script
 from project.sql import int_array
 from project.tasks import kick_drain
 from redpackets import keys, splitting
@@ -292,6 +292,7 @@ _SOLD_OUT = "All shares of this red packet are gone."
 _ALREADY = "You already grabbed this red packet."
 _UNKNOWN = "No such red packet."
 _RELOADING = "This red packet is being reloaded; retry in a moment."
+_UNCONFIRMED = "Your grab is being confirmed; retry in a moment to see it."
 RELOAD_RETRY_AFTER_SECONDS = 2
 _THROTTLED = "Too many attempts; slow down."
 
@@ -299,7 +300,7 @@ _THROTTLED = "Too many attempts; slow down."
 def grab(*, user_id: int, campaign_id: int) -> GrabResult:
     """One Lua call, no SQL. Raises RedisUnavailable (the view answers 503)."""
     now_ms = int(time.time() * 1000)
-    code, value, kick = hot_script(
+    (code, value, kick), replicated = hot_script_replicated(
         load_script(GRAB_SCRIPT),
         keys=keys.grab_keys(campaign_id, user_id),
         args=[user_id, now_ms, campaign_id, GRAB_RATE_LIMIT, GRAB_RATE_WINDOW_MS],
@@ -307,6 +308,10 @@ def grab(*, user_id: int, campaign_id: int) -> GrabResult:
     if code == 0:
         if kick:
             kick_drain()
+        if not replicated:
+            # Taken on the master, not yet on a replica: a failover now could lose it, so no 200
+            # yet. A retry answers 409 with the amount once it is safe (or grabs again if lost).
+            return GrabResult(503, {"detail": _UNCONFIRMED, "packet_id": campaign_id}, {"Retry-After": "1"})
         return GrabResult(200, {"amount_cents": value, "packet_id": campaign_id})
     if code == 4:
         return GrabResult(409, {"detail": _ALREADY, "amount_cents": value, "packet_id": campaign_id})
