@@ -9,9 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders import selectors, services
-from orders.serializers import FlashBuyIn, OrderCreateIn, ProductOut
+from orders.serializers import FlashBuyIn, OrderCreateIn, ProductOut, ProductPageOut
 from project.api import endpoint, error, json_body, json_response, raw_json_response, redis_down
 from project.redis import RedisUnavailable
+from project.schema import PAGE_PARAM, errors
 
 
 def _order_error(exc: services.OrderError):
@@ -98,7 +99,9 @@ def flash_order_status(request, token: str):
 class ProductListApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: ProductOut(many=True)})
+    @extend_schema(
+        operation_id="products_list", parameters=[PAGE_PARAM], responses={200: ProductPageOut, **errors(400, 404)}
+    )
     def get(self, request):
         page = parse_page(request.query_params.get("page"))
         if page is None:
@@ -112,7 +115,7 @@ class ProductListApi(APIView):
 class ProductDetailApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: ProductOut})
+    @extend_schema(operation_id="products_retrieve", responses={200: ProductOut, **errors(404)})
     def get(self, request, product_id: int):
         product = selectors.product_detail(product_id=product_id)
         if product is None:

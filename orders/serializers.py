@@ -34,6 +34,15 @@ class ProductOut(serializers.ModelSerializer):
         return obj.stock > 0
 
 
+class ProductPageOut(serializers.Serializer):
+    """`GET /api/products/?page=N` (schema only: the selector builds the dict)."""
+
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    has_next = serializers.BooleanField()
+    results = ProductOut(many=True)
+
+
 def product_dict(product: Product) -> dict:
     """A plain JSON-able dict (no ReturnDict), safe to cache and to json.dumps."""
     return dict(ProductOut(product).data)

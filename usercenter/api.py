@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.api import endpoint, error, json_response
+from project.schema import BAD_REQUEST, errors
 from usercenter import selectors, services
 from usercenter.auth import bearer_token
 from usercenter.serializers import CredentialsIn, RegisterOut, TokenOut
@@ -21,7 +22,7 @@ class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=CredentialsIn, responses={201: RegisterOut})
+    @extend_schema(request=CredentialsIn, responses={201: RegisterOut, 400: BAD_REQUEST, **errors(415)})
     def post(self, request):
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -37,7 +38,7 @@ class LoginApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=CredentialsIn, responses={200: TokenOut})
+    @extend_schema(request=CredentialsIn, responses={200: TokenOut, 400: BAD_REQUEST, **errors(415)})
     def post(self, request):
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
