@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from orders import selectors, services
 from orders.serializers import FlashBuyIn, OrderCreateIn, ProductOut, ProductPageOut
-from project.api import endpoint, error, json_body, json_response, raw_json_response, redis_down
+from project.api import endpoint, error, json_body, json_response, page_param, raw_json_response, redis_down
 from project.redis import RedisUnavailable
 from project.schema import PAGE_PARAM, errors
 
@@ -20,13 +20,17 @@ def _order_error(exc: services.OrderError):
 
 
 def parse_page(raw: str | None) -> int | None:
+    """`?page=` of the HTML pages (empty means 1); None past selectors.MAX_PAGE."""
     if raw is None or raw == "":
         return 1
     try:
         page = int(raw)
     except ValueError:
         return None
-    return page if page >= 1 else None
+    return page if 1 <= page <= selectors.MAX_PAGE else None
+
+
+_PAGE_ERROR = f"page must be a whole number from 1 to {selectors.MAX_PAGE}."
 
 
 @endpoint("GET", "POST")
@@ -34,9 +38,9 @@ def orders(request):
     """GET: the user's orders, 40 per page, newest first (page 1 cached; zero SQL on a hit).
     POST {product_id, quantity, idempotency_key}: a normal purchase."""
     if request.method == "GET":
-        page = parse_page(request.GET.get("page"))
+        page = page_param(request, max_page=selectors.MAX_PAGE)
         if page is None:
-            return error(400, "page must be a whole number of at least 1.")
+            return error(400, _PAGE_ERROR)
         try:
             return raw_json_response(selectors.order_page_json(user_id=request.user.pk, page=page))
         except selectors.PageNotFound as exc:
@@ -103,9 +107,9 @@ class ProductListApi(APIView):
         operation_id="products_list", parameters=[PAGE_PARAM], responses={200: ProductPageOut, **errors(400, 404)}
     )
     def get(self, request):
-        page = parse_page(request.query_params.get("page"))
+        page = page_param(request, max_page=selectors.MAX_PAGE)
         if page is None:
-            return Response({"detail": "page must be a whole number of at least 1."}, status=400)
+            return Response({"detail": _PAGE_ERROR}, status=400)
         try:
             return Response(selectors.product_page(page=page))
         except selectors.PageNotFound as exc:
@@ -129,9 +133,9 @@ class ProductDetailApi(APIView):
 @endpoint("GET")
 def bench_orders_nocache(request):
     """Page N always from the database: what the cache saves."""
-    page = parse_page(request.GET.get("page"))
+    page = page_param(request, max_page=selectors.MAX_PAGE)
     if page is None:
-        return error(400, "page must be a whole number of at least 1.")
+        return error(400, _PAGE_ERROR)
     return json_response(selectors.order_page_db(user_id=request.user.pk, page=page))
 
 

@@ -78,7 +78,9 @@ class OrderOut(serializers.ModelSerializer):
 class OrderCreateIn(serializers.Serializer):
     product_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     quantity = serializers.IntegerField(min_value=1, max_value=100)
-    idempotency_key = serializers.CharField(min_length=8, max_length=64)
+    # Printable ASCII without spaces (a UUID, say): nothing for trimming to change, no NUL for
+    # PostgreSQL to refuse.
+    idempotency_key = serializers.RegexField(r"^[!-~]{8,64}$", max_length=64)
 
 
 class FlashBuyIn(serializers.Serializer):

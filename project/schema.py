@@ -20,7 +20,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.schemas.generators import EndpointEnumerator
 from rest_framework.views import APIView
 
+from orders.selectors import MAX_PAGE as ORDER_MAX_PAGE
 from orders.serializers import FlashBuyIn, OrderCreateIn, OrderOut, ProductOut
+from usercenter.selectors import LEDGER_MAX_PAGE
+from usercenter.services import AVATAR_PATTERN
 
 # ---------------------------------------------------------------- shared shapes
 
@@ -66,9 +69,17 @@ def _error_with(name: str, **fields) -> OpenApiResponse:
     return inline_serializer(name, fields={"detail": serializers.CharField(), **fields})
 
 
-PAGE_PARAM = OpenApiParameter(
-    "page", int, OpenApiParameter.QUERY, required=False, description="1-based page number (default 1)."
-)
+def page_parameter(max_page: int) -> OpenApiParameter:
+    return OpenApiParameter(
+        "page",
+        {"type": "integer", "minimum": 1, "maximum": max_page},
+        OpenApiParameter.QUERY,
+        required=False,
+        description=f"1 to {max_page} (default 1).",
+    )
+
+
+PAGE_PARAM = page_parameter(ORDER_MAX_PAGE)
 
 
 # ---------------------------------------------------------------- response shapes of the function views
@@ -110,10 +121,18 @@ class MeOut(serializers.Serializer):
     grabs_total_cents = serializers.IntegerField()
 
 
-class ProfilePatchIn(serializers.Serializer):
-    nickname = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=50)
-    avatar = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    bio = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+# What usercenter.services.profile_update accepts: at least one known field, text or null (null
+# clears it), no control characters (bio may hold newlines and tabs), an http(s) avatar.
+PROFILE_PATCH_SCHEMA = {
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": False,
+    "properties": {
+        "nickname": {"type": "string", "nullable": True, "maxLength": 40, "pattern": r"^[^\x00-\x08\x0a-\x1f]*$"},
+        "avatar": {"type": "string", "nullable": True, "maxLength": 300, "pattern": AVATAR_PATTERN},
+        "bio": {"type": "string", "nullable": True, "maxLength": 500, "pattern": r"^[^\x00-\x08\x0b-\x1f]*$"},
+    },
+}
 
 
 class LedgerEntryOut(serializers.Serializer):
@@ -206,7 +225,7 @@ class CalendarStub(_Stub):
                 str,
                 OpenApiParameter.QUERY,
                 required=False,
-                pattern=r"^[0-9]{4}-[0-9]{2}$",
+                pattern=r"^2[0-9]{3}-(0[1-9]|1[0-2])$",
                 description="YYYY-MM, years 2000-2999 (default: this month).",
             )
         ],
@@ -233,7 +252,7 @@ class MeStub(_Stub):
     @extend_schema(
         operation_id="me_partial_update",
         summary="Edit the profile",
-        request=ProfilePatchIn,
+        request={"application/json": PROFILE_PATCH_SCHEMA},
         responses={200: MeOut, 400: BAD_REQUEST},
         tags=["me"],
     )
@@ -244,9 +263,7 @@ class LedgerStub(_Stub):
     @extend_schema(
         operation_id="me_ledger",
         summary="The wallet and points ledger, newest first",
-        parameters=[
-            OpenApiParameter("page", int, OpenApiParameter.QUERY, required=False, description="1 to 10000 (default 1).")
-        ],
+        parameters=[page_parameter(LEDGER_MAX_PAGE)],
         responses={200: LedgerPageOut, **errors(400, 404)},
         tags=["me"],
     )
@@ -273,6 +290,8 @@ class WhoamiStub(_Stub):
 
 
 class OrdersStub(_Stub):
+    parser_classes = [JSONParser]  # (a form body works too; clients are told to send JSON)
+
     @extend_schema(
         operation_id="orders_list",
         summary="My orders, 40 per page, newest first",
@@ -292,7 +311,11 @@ class OrdersStub(_Stub):
             200: OpenApiResponse(OrderOut, description="This idempotency key's earlier order."),
             400: BAD_REQUEST,
             404: error(404, "No such product."),
-            409: error(409, "Out of stock.", _error_with("OutOfStockError", stock=serializers.IntegerField())),
+            409: error(
+                409,
+                "Out of stock (with the stock left).",
+                _error_with("OutOfStockError", stock=serializers.IntegerField()),
+            ),
         },
         tags=["orders"],
     )
@@ -300,6 +323,8 @@ class OrdersStub(_Stub):
 
 
 class FlashBuyStub(_Stub):
+    parser_classes = [JSONParser]
+
     @extend_schema(
         operation_id="flash_buy",
         summary="Flash-sale buy (queued)",
@@ -416,6 +441,8 @@ def add_function_views(endpoints):
 
 
 _UNSAFE = {"post", "put", "patch", "delete"}
+# drf-spectacular marks a PATCH body optional; this one is refused (400) without a field to change.
+BODY_REQUIRED = {"me_partial_update"}
 
 
 def add_common_responses(result, generator, request, public):
@@ -427,6 +454,8 @@ def add_common_responses(result, generator, request, public):
         for method, operation in path_item.items():
             if method not in {"get", "post", "put", "patch", "delete"}:
                 continue
+            if operation.get("operationId") in BODY_REQUIRED:
+                operation["requestBody"]["required"] = True
             responses = operation.setdefault("responses", {})
             common = {"401": 401, "503": 503}
             # Cookie sessions are CSRF-checked on writes (the function views always, DRF's when

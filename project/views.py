@@ -21,6 +21,14 @@ def permission_denied(request, exception=None):
     return render(request, "403.html", {"detail": detail}, status=403)
 
 
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a cookie-session write without its CSRF token (bearer clients skip it)."""
+    detail = f"CSRF check failed: {reason}" if reason else "CSRF check failed."
+    if _wants_json(request):
+        return JsonResponse({"detail": detail}, status=403)
+    return render(request, "403.html", {"detail": detail}, status=403)
+
+
 def server_error(request):
     if _wants_json(request):
         return JsonResponse({"detail": "Internal error; it has been logged."}, status=500)

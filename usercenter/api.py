@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.api import endpoint, error, json_response
+from project.api import endpoint, error, json_response, page_param
 from project.schema import BAD_REQUEST, errors
 from usercenter import selectors, services
 from usercenter.auth import bearer_token
@@ -92,19 +92,10 @@ def me(request):
         return error(404, "No such user.")
 
 
-def _page_param(request) -> int | None:
-    raw = request.GET.get("page", "1")
-    try:
-        page = int(raw)
-    except ValueError:
-        return None
-    return page if 1 <= page <= selectors.LEDGER_MAX_PAGE else None
-
-
 @endpoint("GET")
 def me_ledger(request):
     """`GET /api/me/ledger/?page=N`: the user's ledger, newest first, from the database."""
-    page = _page_param(request)
+    page = page_param(request, max_page=selectors.LEDGER_MAX_PAGE)
     if page is None:
         return error(400, f"page must be a whole number from 1 to {selectors.LEDGER_MAX_PAGE}.")
     try:
