@@ -41,6 +41,7 @@ urlpatterns = [
     re_path(r"^cdn/(?P<path>.*)$", serve, {"document_root": settings.CDN_ROOT}, name="cdn"),
 ]
 
+handler400 = "project.views.bad_request"
 handler403 = "project.views.permission_denied"
 handler404 = "project.views.page_not_found"
 handler500 = "project.views.server_error"

@@ -8,6 +8,13 @@ def _wants_json(request) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.META.get("HTTP_ACCEPT", "")
 
 
+def bad_request(request, exception=None):
+    """handler400: a request Django refuses before the view (a malformed multipart body, say)."""
+    if _wants_json(request):
+        return JsonResponse({"detail": "Bad request: the body or a header could not be read."}, status=400)
+    return render(request, "400.html", status=400)
+
+
 def page_not_found(request, exception=None):
     if _wants_json(request):
         return JsonResponse({"detail": "Not found."}, status=404)

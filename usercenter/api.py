@@ -74,6 +74,9 @@ def _me_patch(request):
         return error(400, "The body must be a JSON object.")
     if not isinstance(body, dict) or not body:
         return error(400, "Send a JSON object with nickname, avatar and/or bio.")
+    unknown = sorted(set(body) - set(services.PROFILE_FIELDS))
+    if unknown:  # checked here too: a key named like an argument ("user_id") must not reach the call
+        return json_response({name: ["This field cannot be changed here."] for name in unknown}, status=400)
     try:
         services.profile_update(user_id=request.user.pk, **body)
     except ValidationError as exc:
