@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 from orders import selectors, services
 from orders.serializers import FlashBuyIn, OrderCreateIn, ProductOut, ProductPageOut
 from project.api import endpoint, error, json_body, json_response, page_param, raw_json_response, redis_down
+from project.openapi import errors, page_parameter
 from project.redis import RedisUnavailable
-from project.schema import PAGE_PARAM, errors
 
 
 def _order_error(exc: services.OrderError):
@@ -104,7 +104,9 @@ class ProductListApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        operation_id="products_list", parameters=[PAGE_PARAM], responses={200: ProductPageOut, **errors(400, 404)}
+        operation_id="products_list",
+        parameters=[page_parameter(selectors.MAX_PAGE)],
+        responses={200: ProductPageOut, **errors(400, 404)},
     )
     def get(self, request):
         page = page_param(request, max_page=selectors.MAX_PAGE)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
@@ -22,62 +22,9 @@ from rest_framework.views import APIView
 
 from orders.selectors import MAX_PAGE as ORDER_MAX_PAGE
 from orders.serializers import FlashBuyIn, OrderCreateIn, OrderOut, ProductOut
+from project.openapi import BAD_REQUEST, DESCRIPTIONS, error, error_shape, errors, page_parameter
 from usercenter.selectors import LEDGER_MAX_PAGE
 from usercenter.services import AVATAR_PATTERN
-
-# ---------------------------------------------------------------- shared shapes
-
-
-class ErrorOut(serializers.Serializer):
-    """Every error answer: a human-readable `detail`, sometimes with fields that say more."""
-
-    detail = serializers.CharField()
-
-
-# The validation answer is either shape: a body that is not an object gets {"detail"}, a bad
-# field gets {"<field>": [...]}; anyOf because both are objects.
-_FIELD_ERRORS_SCHEMA = {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
-BAD_REQUEST_SCHEMA = {"anyOf": [{"$ref": "#/components/schemas/ErrorOut"}, _FIELD_ERRORS_SCHEMA]}
-
-_DESCRIPTIONS = {
-    400: "The request is malformed or a value is out of range.",
-    401: "Not signed in, or the bearer token is invalid, expired or revoked.",
-    403: "CSRF check failed (cookie sessions), or the account is disabled.",
-    404: "No such resource (or not yours).",
-    409: "Conflicts with what already happened.",
-    415: "The body's content type is not JSON, a form or multipart.",
-    410: "Gone: sold out or ended.",
-    425: "Too early: it has not started yet.",
-    429: "Throttled: retry after `Retry-After` seconds.",
-    503: "A store behind this endpoint is unreachable; retry after `Retry-After` seconds.",
-}
-
-
-def error(code: int, description: str | None = None, serializer=ErrorOut) -> OpenApiResponse:
-    return OpenApiResponse(serializer, description=description or _DESCRIPTIONS[code])
-
-
-def errors(*codes: int) -> dict:
-    """{status: error response} for extend_schema(responses=...)."""
-    return {code: error(code) for code in codes}
-
-
-BAD_REQUEST = OpenApiResponse(BAD_REQUEST_SCHEMA, description=_DESCRIPTIONS[400])
-
-
-def _error_with(name: str, **fields) -> OpenApiResponse:
-    return inline_serializer(name, fields={"detail": serializers.CharField(), **fields})
-
-
-def page_parameter(max_page: int) -> OpenApiParameter:
-    return OpenApiParameter(
-        "page",
-        {"type": "integer", "minimum": 1, "maximum": max_page},
-        OpenApiParameter.QUERY,
-        required=False,
-        description=f"1 to {max_page} (default 1).",
-    )
-
 
 PAGE_PARAM = page_parameter(ORDER_MAX_PAGE)
 
@@ -231,7 +178,7 @@ class CalendarStub(_Stub):
         ],
         responses={
             200: CalendarOut,
-            400: error(400, serializer=_error_with("MonthError", field=serializers.CharField())),
+            400: error(400, serializer=error_shape("MonthError", field=serializers.CharField())),
         },
         tags=["signin"],
     )
@@ -314,7 +261,7 @@ class OrdersStub(_Stub):
             409: error(
                 409,
                 "Out of stock (with the stock left).",
-                _error_with("OutOfStockError", stock=serializers.IntegerField()),
+                error_shape("OutOfStockError", stock=serializers.IntegerField()),
             ),
         },
         tags=["orders"],
@@ -335,14 +282,14 @@ class FlashBuyStub(_Stub):
             400: BAD_REQUEST,
             404: error(404, "No flash sale for this product."),
             409: error(
-                409, "Per-user limit reached.", _error_with("FlashLimitError", bought=serializers.IntegerField())
+                409, "Per-user limit reached.", error_shape("FlashLimitError", bought=serializers.IntegerField())
             ),
             410: error(
                 410,
                 "Sold out or ended.",
-                _error_with("FlashGoneError", left=serializers.IntegerField(required=False)),
+                error_shape("FlashGoneError", left=serializers.IntegerField(required=False)),
             ),
-            425: error(425, serializer=_error_with("FlashTooEarlyError", starts_at=serializers.DateTimeField())),
+            425: error(425, serializer=error_shape("FlashTooEarlyError", starts_at=serializers.DateTimeField())),
             **errors(503),
         },
         tags=["orders"],
@@ -372,13 +319,13 @@ class GrabStub(_Stub):
             409: error(
                 409,
                 "Already grabbed (with the amount).",
-                _error_with(
+                error_shape(
                     "GrabAlreadyError", amount_cents=serializers.IntegerField(), packet_id=serializers.IntegerField()
                 ),
             ),
             410: error(
                 410,
-                serializer=_error_with(
+                serializer=error_shape(
                     "GrabGoneError",
                     reason=serializers.ChoiceField(choices=["sold_out", "ended"]),
                     packet_id=serializers.IntegerField(),
@@ -386,11 +333,11 @@ class GrabStub(_Stub):
             ),
             425: error(
                 425,
-                serializer=_error_with(
+                serializer=error_shape(
                     "GrabTooEarlyError", starts_at=serializers.DateTimeField(), packet_id=serializers.IntegerField()
                 ),
             ),
-            429: error(429, serializer=_error_with("ThrottledError", retry_after_ms=serializers.IntegerField())),
+            429: error(429, serializer=error_shape("ThrottledError", retry_after_ms=serializers.IntegerField())),
             **errors(503),
         },
         tags=["redpackets"],
@@ -465,7 +412,7 @@ def add_common_responses(result, generator, request, public):
             for key, code in common.items():
                 responses.setdefault(
                     key,
-                    {"description": _DESCRIPTIONS[code], "content": {"application/json": {"schema": ref}}},
+                    {"description": DESCRIPTIONS[code], "content": {"application/json": {"schema": ref}}},
                 )
     return result
 

@@ -9,8 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.api import endpoint, json_response, redis_down
+from project.openapi import errors
 from project.redis import RedisUnavailable
-from project.schema import errors
 from redpackets import selectors, services
 from redpackets.serializers import CampaignListOut, CampaignOut, GrabListOut
 

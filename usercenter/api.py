@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.api import endpoint, error, json_response, page_param
-from project.schema import BAD_REQUEST, errors
+from project.openapi import BAD_REQUEST, errors
 from usercenter import selectors, services
 from usercenter.auth import bearer_token
 from usercenter.serializers import CredentialsIn, RegisterOut, TokenOut
