@@ -387,7 +387,6 @@ def add_function_views(endpoints):
     return [e for e in endpoints if not e[0].startswith(EXCLUDED_PREFIXES)]
 
 
-_UNSAFE = {"post", "put", "patch", "delete"}
 # drf-spectacular marks a PATCH body optional; this one is refused (400) without a field to change.
 BODY_REQUIRED = {"me_partial_update"}
 
@@ -395,7 +394,7 @@ BODY_REQUIRED = {"me_partial_update"}
 def add_common_responses(result, generator, request, public):
     """POSTPROCESSING_HOOKS: answers any endpoint gives before its view runs. The bearer-token
     middleware answers 401 for a bad token and 503 when neither Redis nor the primary can vouch
-    for a token; CSRF (cookie sessions) and a disabled account answer 403 on every write."""
+    for a token; CSRF (cookie-session writes) and a disabled account answer 403."""
     ref = {"$ref": "#/components/schemas/ErrorOut"}
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
@@ -406,8 +405,9 @@ def add_common_responses(result, generator, request, public):
             responses = operation.setdefault("responses", {})
             common = {"401": 401, "503": 503}
             # Cookie sessions are CSRF-checked on writes (the function views always, DRF's when
-            # the view authenticates by session).
-            if method in _UNSAFE and any("cookieAuth" in s for s in operation.get("security", [])):
+            # the view authenticates by session); a token whose account was disabled meanwhile is
+            # refused when the view loads the user.
+            if any("cookieAuth" in s for s in operation.get("security", [])):
                 common["403"] = 403
             for key, code in common.items():
                 responses.setdefault(
