@@ -9,8 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders import selectors, services
-from orders.serializers import FlashBuyIn, OrderCreateIn, ProductOut
-from project.api import endpoint, error, json_body, json_response, raw_json_response, redis_down
+from orders.serializers import FlashBuyIn, OrderCreateIn, ProductOut, ProductPageOut
+from project.api import endpoint, error, json_body, json_response, page_param, raw_json_response, redis_down
+from project.openapi import errors, page_parameter
 from project.redis import RedisUnavailable
 
 
@@ -22,13 +23,17 @@ def _order_error(exc: services.OrderError):
 
 
 def parse_page(raw: str | None) -> int | None:
+    """`?page=` of the HTML pages (empty means 1); None past selectors.MAX_PAGE."""
     if raw is None or raw == "":
         return 1
     try:
         page = int(raw)
     except ValueError:
         return None
-    return page if page >= 1 else None
+    return page if 1 <= page <= selectors.MAX_PAGE else None
+
+
+_PAGE_ERROR = f"page must be a whole number from 1 to {selectors.MAX_PAGE}."
 
 
 @endpoint("GET", "POST")
@@ -36,9 +41,9 @@ def orders(request):
     """GET: the user's orders, 40 per page, newest first (page 1 cached; zero SQL on a hit).
     POST {product_id, quantity, idempotency_key}: a normal purchase."""
     if request.method == "GET":
-        page = parse_page(request.GET.get("page"))
+        page = page_param(request, max_page=selectors.MAX_PAGE)
         if page is None:
-            return error(400, "page must be a whole number of at least 1.")
+            return error(400, _PAGE_ERROR)
         try:
             return raw_json_response(selectors.order_page_json(user_id=request.user.pk, page=page))
         except selectors.PageNotFound as exc:
@@ -101,11 +106,15 @@ def flash_order_status(request, token: str):
 class ProductListApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: ProductOut(many=True)})
+    @extend_schema(
+        operation_id="products_list",
+        parameters=[page_parameter(selectors.MAX_PAGE)],
+        responses={200: ProductPageOut, **errors(400, 404)},
+    )
     def get(self, request):
-        page = parse_page(request.query_params.get("page"))
+        page = page_param(request, max_page=selectors.MAX_PAGE)
         if page is None:
-            return Response({"detail": "page must be a whole number of at least 1."}, status=400)
+            return Response({"detail": _PAGE_ERROR}, status=400)
         try:
             return Response(selectors.product_page(page=page))
         except selectors.PageNotFound as exc:
@@ -115,7 +124,7 @@ class ProductListApi(APIView):
 class ProductDetailApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: ProductOut})
+    @extend_schema(operation_id="products_retrieve", responses={200: ProductOut, **errors(404)})
     def get(self, request, product_id: int):
         product = selectors.product_detail(product_id=product_id)
         if product is None:
@@ -129,9 +138,9 @@ class ProductDetailApi(APIView):
 @endpoint("GET")
 def bench_orders_nocache(request):
     """Page N always from the database: what the cache saves."""
-    page = parse_page(request.GET.get("page"))
+    page = page_param(request, max_page=selectors.MAX_PAGE)
     if page is None:
-        return error(400, "page must be a whole number of at least 1.")
+        return error(400, _PAGE_ERROR)
     return json_response(selectors.order_page_db(user_id=request.user.pk, page=page))
 
 

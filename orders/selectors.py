@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import random
+import re
 
 from django.conf import settings
 
@@ -21,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 40
 PRODUCT_PAGE_SIZE = 24
+# Deepest page of a list (orders, products): deeper offsets are a scan nobody pages to.
+MAX_PAGE = 10_000
 # Page 1 lives this long without a write (10% jitter so keys filled together expire apart).
 PAGE1_TTL_SECONDS = getattr(settings, "ORDERS_PAGE1_TTL_SECONDS", 600)
 PAGE1_TTL_JITTER = 0.1
@@ -172,12 +175,15 @@ def flash_remaining(*, product_id: int) -> int | None:
     return None if raw is None else int(raw)
 
 
+# services.flash_buy's tokens, exactly: anything else is unknown without a Redis or SQL lookup
+# (and a NUL byte never reaches PostgreSQL, which refuses it).
+_FLASH_TOKEN = re.compile(r"f([0-9]{1,19})-[0-9a-f]{32}")
+
+
 def parse_flash_token(token: str) -> int | None:
-    """Tokens look like `f<product id>-<hex>`: the product id finds the status hash's slot."""
-    if not token.startswith("f") or "-" not in token or len(token) > 64:
-        return None
-    head = token[1:].split("-", 1)[0]
-    return int(head) if head.isdigit() else None
+    """Tokens look like `f<product id>-<32 hex>`: the product id finds the status hash's slot."""
+    match = _FLASH_TOKEN.fullmatch(token)
+    return int(match.group(1)) if match else None
 
 
 def flash_token_status(*, token: str, user_id: int) -> dict | None:

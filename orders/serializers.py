@@ -34,6 +34,15 @@ class ProductOut(serializers.ModelSerializer):
         return obj.stock > 0
 
 
+class ProductPageOut(serializers.Serializer):
+    """`GET /api/products/?page=N` (schema only: the selector builds the dict)."""
+
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    has_next = serializers.BooleanField()
+    results = ProductOut(many=True)
+
+
 def product_dict(product: Product) -> dict:
     """A plain JSON-able dict (no ReturnDict), safe to cache and to json.dumps."""
     return dict(ProductOut(product).data)
@@ -69,7 +78,9 @@ class OrderOut(serializers.ModelSerializer):
 class OrderCreateIn(serializers.Serializer):
     product_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     quantity = serializers.IntegerField(min_value=1, max_value=100)
-    idempotency_key = serializers.CharField(min_length=8, max_length=64)
+    # Printable ASCII without spaces (a UUID, say): nothing for trimming to change, no NUL for
+    # PostgreSQL to refuse.
+    idempotency_key = serializers.RegexField(r"^[!-~]{8,64}$", max_length=64)
 
 
 class FlashBuyIn(serializers.Serializer):

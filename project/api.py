@@ -67,9 +67,27 @@ def endpoint(*methods: str, auth: bool = True):
                 return error(401, NOT_AUTHENTICATED)
             return view(request, *args, **kwargs)
 
+        wrapped.allowed_methods = allowed  # read by the schema's coverage test
         return wrapped
 
     return decorate
+
+
+# A page number longer than this is past any cap below (and int() of a huge string costs CPU).
+_PAGE_DIGITS = 9
+
+
+def page_param(request, *, max_page: int) -> int | None:
+    """`?page=N` of a JSON list: 1 when absent; None (the view answers 400) unless it is given once,
+    as plain ASCII digits, within 1..max_page. The cap keeps OFFSET inside PostgreSQL's bigint."""
+    values = request.GET.getlist("page")
+    if not values:
+        return 1
+    raw = values[0]
+    if len(values) > 1 or not (raw.isascii() and raw.isdigit()) or len(raw) > _PAGE_DIGITS:
+        return None
+    page = int(raw)
+    return page if 1 <= page <= max_page else None
 
 
 def redis_down(feature: str) -> HttpResponse:

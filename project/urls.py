@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from orders import urls as orders_urls
 from project import bench, health
@@ -29,6 +29,8 @@ urlpatterns = [
     *([path("api/bench/", include(bench_urls))] if settings.BENCH_BASELINES else []),
     path("api/", include(api_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # Swagger UI; the split view serves its script from a URL, so it runs under a strict CSP.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
@@ -39,6 +41,7 @@ urlpatterns = [
     re_path(r"^cdn/(?P<path>.*)$", serve, {"document_root": settings.CDN_ROOT}, name="cdn"),
 ]
 
+handler400 = "project.views.bad_request"
 handler403 = "project.views.permission_denied"
 handler404 = "project.views.page_not_found"
 handler500 = "project.views.server_error"

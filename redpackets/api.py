@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from project.api import endpoint, json_response, redis_down
+from project.openapi import errors
 from project.redis import RedisUnavailable
 from redpackets import selectors, services
 from redpackets.serializers import CampaignListOut, CampaignOut, GrabListOut
@@ -29,7 +30,7 @@ def grab(request, campaign_id: int):
 class CampaignListApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: CampaignListOut})
+    @extend_schema(operation_id="redpackets_list", responses={200: CampaignListOut})
     def get(self, request):
         return Response({"results": selectors.campaign_list()})
 
@@ -39,7 +40,7 @@ class CampaignDetailApi(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: CampaignOut})
+    @extend_schema(operation_id="redpackets_retrieve", responses={200: CampaignOut, **errors(404)})
     def get(self, request, campaign_id: int):
         campaign = selectors.campaign_detail(campaign_id=campaign_id)
         if campaign is None:
@@ -51,7 +52,7 @@ class CampaignDetailApi(APIView):
 
 
 class MyGrabsApi(APIView):
-    @extend_schema(responses={200: GrabListOut})
+    @extend_schema(operation_id="redpackets_mine", responses={200: GrabListOut})
     def get(self, request):
         return Response({"results": selectors.user_grabs(user_id=request.user.pk)})
 

@@ -11,7 +11,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from project.api import endpoint, error, json_response
+from project.api import endpoint, error, json_response, page_param
+from project.openapi import BAD_REQUEST, errors
 from usercenter import selectors, services
 from usercenter.auth import bearer_token
 from usercenter.serializers import CredentialsIn, RegisterOut, TokenOut
@@ -21,7 +22,7 @@ class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=CredentialsIn, responses={201: RegisterOut})
+    @extend_schema(request=CredentialsIn, responses={201: RegisterOut, 400: BAD_REQUEST, **errors(415)})
     def post(self, request):
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -37,7 +38,7 @@ class LoginApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=CredentialsIn, responses={200: TokenOut})
+    @extend_schema(request=CredentialsIn, responses={200: TokenOut, 400: BAD_REQUEST, **errors(415)})
     def post(self, request):
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -73,6 +74,9 @@ def _me_patch(request):
         return error(400, "The body must be a JSON object.")
     if not isinstance(body, dict) or not body:
         return error(400, "Send a JSON object with nickname, avatar and/or bio.")
+    unknown = sorted(set(body) - set(services.PROFILE_FIELDS))
+    if unknown:  # checked here too: a key named like an argument ("user_id") must not reach the call
+        return json_response({name: ["This field cannot be changed here."] for name in unknown}, status=400)
     try:
         services.profile_update(user_id=request.user.pk, **body)
     except ValidationError as exc:
@@ -91,19 +95,10 @@ def me(request):
         return error(404, "No such user.")
 
 
-def _page_param(request) -> int | None:
-    raw = request.GET.get("page", "1")
-    try:
-        page = int(raw)
-    except ValueError:
-        return None
-    return page if 1 <= page <= selectors.LEDGER_MAX_PAGE else None
-
-
 @endpoint("GET")
 def me_ledger(request):
     """`GET /api/me/ledger/?page=N`: the user's ledger, newest first, from the database."""
-    page = _page_param(request)
+    page = page_param(request, max_page=selectors.LEDGER_MAX_PAGE)
     if page is None:
         return error(400, f"page must be a whole number from 1 to {selectors.LEDGER_MAX_PAGE}.")
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -339,6 +340,14 @@ def user_hash_forget(*, user_id: int, fields: list[str]) -> None:
 PROFILE_FIELDS = ("nickname", "avatar", "bio")
 
 
+# The avatar addresses accepted (also the API schema's pattern): http(s), a host name with a
+# dot, an optional path. A subset of what URLField accepts, so the two rules agree.
+AVATAR_PATTERN = (
+    r"^(https?://[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+    r"\.[a-z]{2,24}(/[A-Za-z0-9._~%/-]*)?)?$"
+)
+
+
 def profile_update(*, user_id: int, **changes) -> dict:
     """Change profile fields (nickname, avatar, bio) on the primary; after commit the cached
     hash gets the new values, so the author's next read shows them. Raises ValidationError
@@ -363,7 +372,7 @@ def profile_update(*, user_id: int, **changes) -> dict:
         except ValidationError as exc:
             errors[name] = list(exc.messages)
             continue
-        if name == "avatar" and value and not value.lower().startswith(("https://", "http://")):
+        if name == "avatar" and value and not re.fullmatch(AVATAR_PATTERN, value):
             errors[name] = ["Use an http(s) address."]
     if errors:
         raise ValidationError(errors)
