@@ -111,14 +111,14 @@ def _measure(args) -> int:
     bare_auth = [("/api/bench/bare-auth/", "POST", t) for t in tokens]
     bare_redis = [("/api/bench/bare-redis/", "POST", t) for t in tokens]
     script = load_script(rp.GRAB_SCRIPT)
-    real = rp.hot_script
+    real = rp.hot_script_replicated
     results: dict[str, list[float]] = {}
 
     def add(name: str, value: float) -> None:
         results.setdefault(name, []).append(value)
 
     def constant(_script, keys, args):
-        return [0, 100, 0]
+        return [0, 100, 0], True
 
     def ping():
         hot_command("PING")
@@ -128,11 +128,11 @@ def _measure(args) -> int:
         add("bare-auth", calls("bare-auth", bare_auth))
         add("bare-redis", calls("bare-redis", bare_redis))
         add("grab", calls("grab", grabs(n)))
-        rp.hot_script = constant
+        rp.hot_script_replicated = constant
         try:
             add("grab, Redis answers by constant", calls("grab-constant", grabs(n)))
         finally:
-            rp.hot_script = real
+            rp.hot_script_replicated = real
         add("bare-auth + PING", calls("bare-auth", bare_auth, extra=ping))
         grab_calls = [(cid, u["id"]) for cid in packets(n) for u in users][:n]
         started = time.process_time()
