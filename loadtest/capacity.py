@@ -233,12 +233,14 @@ def login_rush(c: dict[str, dict], users: int, core_counts=(2, 8, 32, 128)) -> d
     }
 
 
-def memory_plan(mem: dict, *, users: int, campaigns: int, sales: int, overhead: float = 1.5) -> dict:
-    """Redis bytes for this many users, red-packet campaigns and flash sales. `overhead`: room for
-    the allocator's fragmentation and the copy-on-write of a persistence fork."""
+def memory_plan(mem: dict, *, users: int, campaigns: int, sales: int, shares: int = 10_000, units: int = 10_000,
+                overhead: float = 1.5) -> dict:  # fmt: skip
+    """Redis bytes for this many users, and campaigns of `shares` shares (all grabbed) and flash
+    sales of `units` units (all bought), scaled from the measured ones. `overhead`: room for the
+    allocator's fragmentation and the copy-on-write of a persistence fork."""
     per_user = mem["per_user_bytes"]
-    per_campaign = mem["per_campaign_bytes"]
-    per_sale = mem["per_sale_bytes"]
+    per_campaign = mem["per_campaign_bytes"] / mem.get("campaign_shares", shares) * shares
+    per_sale = mem["per_sale_bytes"] / mem.get("sale_units", units) * units
     raw = users * per_user + campaigns * per_campaign + sales * per_sale
     return {
         "users": users,
@@ -246,6 +248,10 @@ def memory_plan(mem: dict, *, users: int, campaigns: int, sales: int, overhead: 
         "sales": sales,
         "per_user_bytes": per_user,
         "per_user_kinds": mem.get("per_user_kinds", {}),
+        "per_campaign_bytes": per_campaign,
+        "per_sale_bytes": per_sale,
+        "shares_per_campaign": shares,
+        "units_per_sale": units,
         "raw_bytes": raw,
         "with_overhead_bytes": raw * overhead,
         "overhead": overhead,
@@ -388,10 +394,15 @@ def report(doc: dict, plans: list[dict], c: dict, *, source: str, rush: dict | N
                       f"core); {rush['users']:,} log-ins take: {times}."]  # fmt: skip
     if mem:
         kinds = ", ".join(f"{k} {v:,.0f} B" for k, v in mem["per_user_kinds"].items())
-        lines += ["", f"Redis memory: {mem['per_user_bytes']:,.0f} B per user ({kinds}); {mem['users']:,} users, "
-                      f"{mem['campaigns']:,} campaigns and {mem['sales']:,} flash sales: {_bytes(mem['raw_bytes'])} "
-                      f"of keys, {_bytes(mem['with_overhead_bytes'])} with {mem['overhead']:g}x for fragmentation "
-                      "and a persistence fork."]  # fmt: skip
+        m = mem
+        lines += [
+            "",
+            f"Redis memory: {m['per_user_bytes']:,.0f} B per user ({kinds}); {m['users']:,} users, "
+            f"{m['campaigns']:,} campaigns of {m['shares_per_campaign']:,} shares ({_bytes(m['per_campaign_bytes'])} "
+            f"each) and {m['sales']:,} flash sales of {m['units_per_sale']:,} units ({_bytes(m['per_sale_bytes'])} "
+            f"each): {_bytes(m['raw_bytes'])} of keys, {_bytes(m['with_overhead_bytes'])} with {m['overhead']:g}x "
+            "for fragmentation and a persistence fork.",
+        ]
     else:
         lines += ["", "Redis memory: no memory JSON (run python -m loadtest.memory)."]
     if procs.get("web_process_mb"):
@@ -425,7 +436,7 @@ def parse_mix(text: str) -> dict[str, float]:
 
 
 def build(doc: dict, *, rates, mix: dict[str, float], mem_doc: dict | None, users: int, campaigns: int,
-          sales: int, login_users: int) -> dict:  # fmt: skip
+          sales: int, login_users: int, shares: int = 10_000, units: int = 10_000) -> dict:  # fmt: skip
     c = costs(doc)
     per_row = drain_ms_per_row(doc)
     plans = []
@@ -445,7 +456,9 @@ def build(doc: dict, *, rates, mix: dict[str, float], mem_doc: dict | None, user
         "drain_ms_per_row": per_row,
         "plans": plans,
         "login_rush": login_rush(c, login_users),
-        "memory": memory_plan(mem_doc, users=users, campaigns=campaigns, sales=sales) if mem_doc else None,
+        "memory": memory_plan(mem_doc, users=users, campaigns=campaigns, sales=sales, shares=shares, units=units)
+        if mem_doc
+        else None,
         "processes": rss(doc),
         "validation": validation(doc),
     }
@@ -461,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--users", type=int, default=10_000_000, help="users for the Redis memory answer")
     p.add_argument("--campaigns", type=int, default=1_000, help="live red-packet campaigns")
     p.add_argument("--sales", type=int, default=1_000, help="live flash products")
+    p.add_argument("--shares", type=int, default=10_000, help="shares of a campaign (memory scales with them)")
+    p.add_argument("--units", type=int, default=10_000, help="units of a flash sale (memory scales with them)")
     p.add_argument("--login-users", type=int, default=100_000, help="users logging in before the sale")
     p.add_argument("--validate", action="store_true", help="only the predicted vs measured check")
     p.add_argument("--json", action="store_true", help="the model as JSON")
@@ -472,9 +487,18 @@ def main(argv: list[str] | None = None) -> int:
     doc = json.loads(path.read_text())
     mem_path = Path(args.memory)
     mem_doc = json.loads(mem_path.read_text()) if mem_path.exists() else None
-    model = build(doc, rates=args.rate or DEFAULT_RATES, mix=parse_mix(args.mix) if args.mix else SALE_DAY_MIX,
-                  mem_doc=mem_doc, users=args.users, campaigns=args.campaigns, sales=args.sales,
-                  login_users=args.login_users)  # fmt: skip
+    model = build(
+        doc,
+        rates=args.rate or DEFAULT_RATES,
+        mix=parse_mix(args.mix) if args.mix else SALE_DAY_MIX,
+        mem_doc=mem_doc,
+        users=args.users,
+        campaigns=args.campaigns,
+        sales=args.sales,
+        shares=args.shares,
+        units=args.units,
+        login_users=args.login_users,
+    )
     if args.json:
         print(json.dumps(model, indent=1, default=str))
         return 0

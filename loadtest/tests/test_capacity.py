@@ -128,9 +128,10 @@ def test_login_rush_and_memory_for_ten_million_users():
     assert rush["per_core_per_s"] == pytest.approx(4.0)
     assert rush["seconds"][8] == pytest.approx(100_000 * 251 / 1000 / 8)
     mem = {"per_user_bytes": 500, "per_user_kinds": {"user hash": 300, "session": 200},
-           "per_campaign_bytes": 10_000, "per_sale_bytes": 2_000}  # fmt: skip
-    m = capacity.memory_plan(mem, users=10_000_000, campaigns=100, sales=50)
-    assert m["raw_bytes"] == 10_000_000 * 500 + 100 * 10_000 + 50 * 2_000
+           "per_campaign_bytes": 10_000, "campaign_shares": 100, "per_sale_bytes": 2_000, "sale_units": 10}  # fmt: skip
+    m = capacity.memory_plan(mem, users=10_000_000, campaigns=100, sales=50, shares=1000, units=20)
+    # Campaigns and sales scale with their size: 100 B a share, 200 B a unit.
+    assert m["raw_bytes"] == pytest.approx(10_000_000 * 500 + 100 * 100_000 + 50 * 4_000)
     assert m["with_overhead_bytes"] == pytest.approx(m["raw_bytes"] * 1.5)
 
 
