@@ -110,6 +110,10 @@ def test_a_mix_sums_its_kinds_and_its_hot_product_is_one_shard():
     assert p["pg_rows_per_s"] == pytest.approx(500)
     assert p["runs_out_first"]["tier"] == "worker"  # 1000 x 0.3 ms = 0.3 s/s: 3.33x
     assert p["runs_out_first"]["headroom_x"] == pytest.approx(1000 / 300)
+    # A drain measured from a backlog at 400 events/s: 500 flash events a second is past it.
+    p = capacity.plan(c, {"flash": 1000, "orders": 2000}, hot="flash", drain_events_per_s=400)
+    assert p["runs_out_first"]["tier"] == "worker" and p["runs_out_first"]["headroom_x"] == pytest.approx(0.8)
+    assert "measured 400 events/s" in p["runs_out_first"]["why"]
     with pytest.raises(ValueError, match="signin"):
         capacity.plan(c, {"signin": 10})
 
@@ -160,6 +164,9 @@ def test_cli_reads_the_newest_stamped_results(tmp_path, capsys, monkeypatch):
     model = json.loads(capsys.readouterr().out)
     assert [p["label"] for p in model["plans"]] == ["5,000 grabs/s (one packet)", "sale-day mix (*)"]
     assert model["plans"][0]["cores"]["web"] == pytest.approx(5000 / 1000 / 0.7)
+    # The run's backlog drain (4,000 rows/s) caps 5,000 grabs/s (4,000 winners/s) at 1x.
+    assert model["drain_measured_events_per_s"] == 4000
+    assert model["plans"][0]["limits"]["worker"]["headroom_x"] == pytest.approx(1.0)
     assert capacity.main([str(tmp_path / "2026-12-02-1500.json"), "--memory", "/nonexistent"]) == 0
     text = capsys.readouterr().out
     assert "100,000 grabs/s" in text and "runs out first" in text and "Validation" in text
