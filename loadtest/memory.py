@@ -201,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m loadtest.memory", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    # Past 128 fields a hash leaves Redis's compact listpack encoding: a campaign grabbed by 200
-    # users weighs 8 B a grab, by 1,000 users 93 B. Sample past that limit.
+    # Past 128 fields a hash leaves Redis's compact encoding (ziplist or listpack): a campaign
+    # grabbed by 200 users weighs 8 B a grab, by 1,000 users 93 B. Sample past that limit.
     p.add_argument("--users", type=int, default=1000, help="sample users (default 1000; also the shares and units)")
     p.add_argument("--orders-per-user", type=int, default=3, help="orders each sample user has (page 1's size)")
     p.add_argument("--out", default=str(OUT), help="the JSON the capacity model reads")
