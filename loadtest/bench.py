@@ -264,6 +264,12 @@ def parse_args(argv):
     p.add_argument("--warmup", type=float, help="unmeasured seconds before each window (default 3; quick 0.5)")
     p.add_argument("--bench-users", type=int, help="accounts with tokens (default 2000; quick 60)")
     p.add_argument("--workers", type=int, help="gunicorn sync workers (default: cores + 1, at least 3)")
+    p.add_argument(
+        "--validate-workers",
+        default="",
+        help="after the scenarios, bare-redis and the grab again with gunicorn at each of these worker counts "
+        "(e.g. 1,2,3), then a grab backlog drained: what python -m loadtest.capacity --validate checks",
+    )
     p.add_argument("--db-name", default="surge_bench", help="database created fresh for the run")
     p.add_argument("--redis-db", type=int, default=5, help="Redis database number, flushed at start")
     p.add_argument("--out", help="folder for <date>.json and .png (default loadtest/results; quick: the run folder)")
@@ -403,6 +409,13 @@ def _run(args, stack: BenchStack, stamp: str, started: float) -> int:
 
         profiles = prof.profile_variants(ctx, scenarios, results, goals, run_variant=run_variant)
 
+    validation = None
+    if args.validate_workers:
+        from loadtest import validate
+
+        counts = [int(x) for x in args.validate_workers.split(",") if x.strip()]
+        validation = validate.run(ctx, scenarios, counts, measure=measure, run_variant=run_variant, broken=broken)
+
     doc = {
         "stamp": stamp,
         "command": "python -m loadtest.bench " + " ".join(sys.argv[1:] if sys.argv[1:] else []),
@@ -421,6 +434,7 @@ def _run(args, stack: BenchStack, stamp: str, started: float) -> int:
         "invariants_broken": broken,
         "wrk": wrk_results,
         "profiles": profiles,
+        "validation": validation,
         "elapsed_s": round(time.monotonic() - started, 1),
     }
     out_dir = Path(args.out) if args.out else (stack.run_dir if args.quick else RESULTS_DIR)

@@ -16,9 +16,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _module(name: str, *args: str) -> subprocess.CompletedProcess:
+def _module(name: str, *args: str, timeout: float = 110) -> subprocess.CompletedProcess:
     """`python -m name args...` from the repository root, output captured."""
-    return subprocess.run([sys.executable, "-m", name, *args], cwd=ROOT, capture_output=True, text=True, timeout=110)
+    return subprocess.run(
+        [sys.executable, "-m", name, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.timeout(120)
@@ -55,6 +57,31 @@ def test_quick_bench_prints_the_table_and_writes_json_and_plot(tmp_path):
         assert r.get("skipped") or (r["requests"] > 0 and r["failures"] == 0)
     assert doc["invariants_broken"] == []
     assert doc["machine"]["nproc"] >= 1
+
+
+@pytest.mark.timeout(200)
+def test_validation_windows_at_each_worker_count_and_a_drained_backlog_feed_the_capacity_check(tmp_path):
+    proc = _module(
+        "loadtest.bench", "--quick", "--scenario", "grab", "--no-profile", "--duration", "1",
+        "--validate-workers", "1,2", "--db-name", "surge_bench_validate", "--redis-db", "9", "--out", str(tmp_path),
+        timeout=190,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (path,) = sorted(tmp_path.glob("*.json"))
+    doc = json.loads(path.read_text())
+    windows = doc["validation"]["workers"]
+    assert [(w["validates"], w["gunicorn_workers"]) for w in windows] == [
+        ("bare.bare-redis", 1), ("grab.surge", 1), ("bare.bare-redis", 2), ("grab.surge", 2),
+    ]  # fmt: skip
+    assert all(w["rps"] > 0 and w["failures"] == 0 and w["invariants_broken"] == [] for w in windows)
+    drain = doc["validation"]["drain"]
+    # The whole storm was queued with no consumer, then every row of it drained.
+    assert drain["backlog_rows"] > 0 and drain["drained_rows"] == drain["backlog_rows"]
+    assert drain["rows_per_s"] > 0
+    assert doc["invariants_broken"] == []
+    check = _module("loadtest.capacity", str(path), "--validate")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "grab.surge, 2 worker(s): predicted" in check.stdout and "backlog" in check.stdout
 
 
 @pytest.mark.timeout(120)
