@@ -31,6 +31,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core import signing
 from django.db import InterfaceError, OperationalError, connections, transaction
+from django.db.backends.signals import connection_created
 
 logger = logging.getLogger(__name__)
 
@@ -386,6 +387,17 @@ def _note_replica_failure(execute, sql, params, many, context):
         raise
 
 
+def _install_replica_failure_note(sender, connection, **kwargs):
+    # On every replica connection, for good: a per-request execute_wrapper() block would pop
+    # whichever wrapper was appended last on exit, e.g. the SQL counter of a connection opened
+    # inside the block.
+    if connection.alias == "replica" and _note_replica_failure not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_note_replica_failure)
+
+
+connection_created.connect(_install_replica_failure_note, dispatch_uid="surge_replica_failure_note")
+
+
 class ReadYourWritesMiddleware:
     """Resets routing state per request, pins the client after a write, and runs a read-only
     request again on the primary when the replica failed under it (no 500 for a lost replica)."""
@@ -396,8 +408,7 @@ class ReadYourWritesMiddleware:
     def __call__(self, request):
         begin_request(request)
         try:
-            with connections["replica"].execute_wrapper(_note_replica_failure):
-                response = self.get_response(request)
+            response = self.get_response(request)
             if response.status_code >= 500 and self._replica_to_blame(request):
                 logger.warning("%s %s: replica lost mid-request, retried on the primary", request.method, request.path)
                 with contextlib.suppress(Exception):

@@ -136,3 +136,19 @@ def test_a_row_written_on_the_primary_appears_on_the_real_replica(real_replica):
         assert found == 1
     finally:
         conn.close()
+
+
+def test_replica_queries_stay_counted_when_a_request_opens_the_replica_connection(client, user, token_for):
+    """The SQL counter and the replica-failure note are both execute wrappers of the replica
+    connection; opening that connection inside a request must leave both in place afterwards
+    (a per-request wrapper block used to pop the counter on its way out)."""
+    from project import counters, metrics
+
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token_for(user)}"}
+    connections["replica"].close()
+    for _ in range(2):
+        before = counters.snapshot()[0]
+        assert client.get("/api/me/ledger/", **headers).status_code == 200
+        assert counters.snapshot()[0] > before
+    wrappers = connections["replica"].execute_wrappers
+    assert metrics._count_sql in wrappers and db_router._note_replica_failure in wrappers
