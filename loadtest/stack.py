@@ -177,6 +177,9 @@ class BenchStack:
             "SECRET_KEY": secrets.token_urlsafe(40),
             "DEBUG": "false",
             "BENCH_BASELINES": "1",
+            # The harness talks plain HTTP to gunicorn on loopback (TLS is the edge's job).
+            "SECURE_SSL_REDIRECT": "false",
+            "SECURE_HSTS_SECONDS": "0",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_SETTINGS_MODULE": "project.settings",
             "DATABASE_URL": self.primary_url,

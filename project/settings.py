@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served from here: /api/docs/ needs no CDN
+    "csp",
     "project",
     "usercenter",
     "signin",
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "project.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "project.db_router.ReadYourWritesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -69,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "usercenter.auth.BearerTokenMiddleware",
+    "usercenter.throttle.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -202,6 +205,17 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
+# Log-ins and sign-ups hash a password (~230 ms of CPU each): counted per client IP and per
+# username, over the limit answered 429 (usercenter/throttle.py). django-ratelimit rates.
+LOGIN_RATE_PER_IP = env.str("LOGIN_RATE_PER_IP", default="30/m")
+LOGIN_RATE_PER_USERNAME = env.str("LOGIN_RATE_PER_USERNAME", default="10/m")
+REGISTER_RATE_PER_IP = env.str("REGISTER_RATE_PER_IP", default="20/h")
+RATELIMIT_USE_CACHE = "default"
+# The client's IP: behind the load balancer REMOTE_ADDR is nginx, which sends the client's address
+# as X-Real-IP (deploy/nginx/surge.conf); app servers are reachable only through it.
+THROTTLE_TRUST_X_REAL_IP = env.bool("THROTTLE_TRUST_X_REAL_IP", default=PRODUCTION)
+RATELIMIT_IP_META_KEY = "usercenter.throttle.client_ip"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -333,10 +347,38 @@ WHITENOISE_MAX_AGE = 3600
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    # TLS ends at the load balancer (nginx), which says the browser's scheme in this header; it
+    # must overwrite whatever the client sent (deploy/nginx/surge.conf does).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)  # usually nginx's job
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Probes and Prometheus reach the app servers over plain HTTP on the private network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a submission to the browsers' lists, decided per domain, not a default.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# A Content-Security-Policy every page works under (the browser tests run with it): scripts and
+# connections only from this site (and the CDN's origin when it has one), no inline script, no
+# plugins, no framing. Inline style attributes stay allowed: the admin's templates use them.
+_cdn_origin = "/".join(CDN_URL.split("/")[:3]) if CDN_URL.startswith(("http://", "https://")) else None
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'", *([_cdn_origin] if _cdn_origin else [])],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # ---------------------------------------------------------------- logging
 

@@ -22,7 +22,7 @@ class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=CredentialsIn, responses={201: RegisterOut, 400: BAD_REQUEST, **errors(415)})
+    @extend_schema(request=CredentialsIn, responses={201: RegisterOut, 400: BAD_REQUEST, **errors(415, 429)})
     def post(self, request):
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -38,7 +38,7 @@ class LoginApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=CredentialsIn, responses={200: TokenOut, 400: BAD_REQUEST, **errors(415)})
+    @extend_schema(request=CredentialsIn, responses={200: TokenOut, 400: BAD_REQUEST, **errors(415, 429)})
     def post(self, request):
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)

@@ -50,9 +50,9 @@ def test_flash_buy_shows_the_countdown_then_the_created_order(page, make_user):
     services.flash_open(product_id=product.pk)
     browser_login(page, "flasher")
     page.goto(f"/products/{product.pk}/")
-    page.wait_for_function("document.querySelector('[data-testid=countdown]').textContent.startsWith('Live')")
+    page.wait_for_function("() => document.querySelector('[data-testid=countdown]').textContent.startsWith('Live')")
     page.get_by_test_id("buy").click()
-    page.wait_for_function("document.querySelector('[data-testid=buy-result]').textContent.includes('Writing')")
+    page.wait_for_function("() => document.querySelector('[data-testid=buy-result]').textContent.includes('Writing')")
     drain_all(time_budget=5)  # what the worker does; the page is polling the token meanwhile
     page.get_by_test_id("see-orders").wait_for()
     assert "created" in page.get_by_test_id("buy-result").inner_text()

@@ -33,3 +33,47 @@ def test_production_refuses_debug():
 def test_production_starts_with_a_secret_and_debug_off():
     res = _load_settings(SURGE_ENV="production", SECRET_KEY="x" * 50)
     assert res.returncode == 0, res.stderr
+
+
+def _production(*args: str, **env) -> subprocess.CompletedProcess:
+    # As a production host runs it: no test-only switches (the suite allows async-unsafe ORM use).
+    dropped = ("SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    full = {k: v for k, v in os.environ.items() if k not in dropped}
+    full.update(
+        SURGE_ENV="production",
+        SECRET_KEY="k" * 20 + "-a-long-random-production-secret-" + "z" * 20,
+        ALLOWED_HOSTS="surge.example",
+        DJANGO_SETTINGS_MODULE="project.settings",
+        **env,
+    )
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=full, capture_output=True, text=True)
+
+
+def test_manage_check_deploy_is_clean_under_production_settings():
+    res = _production("manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "no issues" in res.stdout
+
+
+def test_production_answers_with_the_security_headers_and_redirects_plain_http():
+    script = """
+import django; django.setup()
+from django.test import Client
+c = Client(SERVER_NAME="surge.example")
+plain = c.get("/")
+print("redirect", plain.status_code, plain.get("Location"))
+print("probe", c.get("/healthz").status_code)
+tls = c.get("/healthz", HTTP_X_FORWARDED_PROTO="https")
+for h in ("Strict-Transport-Security", "Content-Security-Policy", "X-Content-Type-Options",
+          "X-Frame-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy"):
+    print(h, "=", tls.get(h))
+"""
+    res = _production("-c", script)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "redirect 301 https://surge.example/" in out
+    assert "probe 200" in out  # load-balancer probes reach the app over plain HTTP
+    assert "Strict-Transport-Security = max-age=31536000; includeSubDomains" in out
+    assert "script-src 'self'" in out and "frame-ancestors 'none'" in out and "object-src 'none'" in out
+    assert "X-Content-Type-Options = nosniff" in out and "X-Frame-Options = DENY" in out
+    assert "Referrer-Policy = same-origin" in out and "Cross-Origin-Opener-Policy = same-origin" in out

@@ -20,7 +20,7 @@ def test_grab_shows_the_amount_then_the_balance_goes_up(page, make_user):
     page.goto("/redpackets/")
     page.get_by_test_id("campaign").first.click()
     page.wait_for_url(f"**/redpackets/{campaign.pk}/")
-    page.wait_for_function("document.querySelector('[data-testid=countdown]').textContent.startsWith('Open')")
+    page.wait_for_function("() => document.querySelector('[data-testid=countdown]').textContent.startsWith('Open')")
     assert page.get_by_test_id("remaining").inner_text() == "5"
     assert page.get_by_test_id("balance").inner_text() == "¥0.00"
     page.get_by_test_id("grab").click()
@@ -29,9 +29,9 @@ def test_grab_shows_the_amount_then_the_balance_goes_up(page, make_user):
     assert page.get_by_test_id("grab").is_disabled()
     drain_all()  # what the worker does within a second
     # The page polls: the remaining count and the balance follow.
-    page.wait_for_function("document.querySelector('[data-testid=remaining]').textContent === '4'")
+    page.wait_for_function("() => document.querySelector('[data-testid=remaining]').textContent === '4'")
     page.wait_for_function(
-        f"document.querySelector('[data-testid=balance]').textContent === {amount_text!r}", timeout=10000
+        f"() => document.querySelector('[data-testid=balance]').textContent === {amount_text!r}", timeout=10000
     )
     page.reload()
     assert amount_text in page.get_by_test_id("my-grabs").inner_text()
@@ -44,7 +44,9 @@ def test_a_packet_not_open_yet_shows_the_reason(page, make_user):
     page.goto(f"/redpackets/{campaign.pk}/")
     assert page.get_by_test_id("countdown").inner_text().startswith("Opens in")
     page.get_by_test_id("grab").click()
-    page.wait_for_function("document.querySelector('[data-testid=grab-result]').textContent.includes('not opened')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=grab-result]').textContent.includes('not opened')"
+    )
 
 
 def test_the_campaign_page_fits_a_phone(browser, live_server):

@@ -14,7 +14,7 @@ def test_edit_the_nickname_and_see_it_in_the_navigation(page, make_user):
 
     page.fill("[data-testid=profile-nickname]", "Nina the Brave")
     page.click("[data-testid=profile-save]")
-    page.wait_for_function("document.querySelector('[data-testid=profile-status]').textContent === 'Saved.'")
+    page.wait_for_function("() => document.querySelector('[data-testid=profile-status]').textContent === 'Saved.'")
     assert nav.inner_text() == "Nina the Brave"
 
     page.reload()  # from the user's cached hash now
@@ -30,7 +30,7 @@ def test_a_bad_avatar_shows_the_field_message(page, make_user):
     page.click("[data-testid=profile-save]")
     error = page.locator("[data-error-for=avatar]")
     error.wait_for()
-    page.wait_for_function("document.querySelector('[data-error-for=avatar]').textContent.length > 0")
+    page.wait_for_function("() => document.querySelector('[data-error-for=avatar]').textContent.length > 0")
     assert page.locator("[data-testid=nav-user]").inner_text() == "otto"
 
 
@@ -41,7 +41,7 @@ def test_home_page_renders_hot_list_and_announcements_on_a_phone(page, browser, 
     ctx = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 800})
     phone = ctx.new_page()
     phone.goto("/")
-    phone.wait_for_function("document.getElementById('home-data').dataset.source !== 'server'")
+    phone.wait_for_function("() => document.getElementById('home-data').dataset.source !== 'server'")
     assert phone.locator("[data-testid=announcement]").first.inner_text().startswith("Phone-size news")
     # No CDN file in this test: the script fell back to the API.
     assert phone.locator("#home-data").get_attribute("data-source") in {"api", "cdn"}

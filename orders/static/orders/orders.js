@@ -55,6 +55,8 @@
     var flash = product.dataset.flash === "1";
     var key = newKey();  // one key per page view: a double click buys once
     if (flash) setupCountdown(product, button);
+    // The form is sent by script, never by the browser (no inline onsubmit: CSP).
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
     if (button) form.addEventListener("submit", async function () {
       var qty = parseInt(form.querySelector("[name=quantity]").value, 10) || 1;
       button.disabled = true;

@@ -5,6 +5,11 @@
   if (!root || !window.Surge || !window.SurgeCDN) return;
   var el = Surge.el;
   var pageVersion = Number(root.dataset.version || 0);
+  // Broken product images in the server-rendered page hide themselves (no inline onerror: CSP).
+  document.querySelectorAll("img[data-hide-on-error]").forEach(function (img) {
+    if (img.complete && img.naturalWidth === 0) img.style.visibility = "hidden";
+    img.addEventListener("error", function () { img.style.visibility = "hidden"; });
+  });
 
   function announcement(a) {
     var card = el("article", { "class": "card announcement", "data-testid": "announcement" });
