@@ -101,8 +101,9 @@ def _db(url: str) -> dict:
     cfg = environ.Env.db_url_config(url)
     cfg["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
     cfg["CONN_HEALTH_CHECKS"] = True
-    # A dead store must fail fast so the router and the degraded modes can react.
-    cfg.setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=2)
+    # A dead store must fail fast so the router and the degraded modes can react. OPTIONS from the
+    # URL's query (libpq's target_session_attrs for multi-host URLs, a connect_timeout) pass through.
+    cfg.setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=2))
     return cfg
 
 
