@@ -899,7 +899,8 @@ def up(replica_delay_seconds: float | None = None, mode: str | None = None) -> N
         _remember(base=PORT_BASE)
     mode = mode or pg_mode()
     if mode != pg_mode():
-        if any(port_open(p) for p in (PRIMARY_PORT, REPLICA_PORT, ETCD_CLIENT_PORT)):
+        others = (ETCD_CLIENT_PORT,) if mode == "pair" else (PRIMARY_PORT, REPLICA_PORT)
+        if any(port_open(p) for p in others):
             sys.exit(f"devstack: the {pg_mode()} PostgreSQL is running; `devstack.py down` before switching to {mode}")
         _remember(pg_mode=mode)
     started = time.monotonic()
@@ -995,6 +996,7 @@ def main() -> int:
     p = sub.add_parser("replica-delay", help="set the replica's apply delay now (0: none)")
     p.add_argument("seconds", type=float)
     sub.add_parser("down", help="stop the stack")
+    sub.add_parser("check-patroni", help="exit 1 with the reason when `up --pg patroni` cannot run here")
     sub.add_parser("status", help="show which stores answer")
     for action in ("start", "stop"):
         p = sub.add_parser(action, help=f"{action} one store")
@@ -1006,6 +1008,10 @@ def main() -> int:
         replica_delay(args.seconds)
     elif args.cmd == "down":
         down()
+    elif args.cmd == "check-patroni":
+        missing = patroni_missing()
+        print(missing or "ok")
+        return 1 if missing else 0
     elif args.cmd == "status":
         return status()
     else:
