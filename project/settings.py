@@ -340,3 +340,8 @@ BENCH_BASELINES = env.bool("BENCH_BASELINES", default=False)
 CONTROLROOM_REFRESH_SECONDS = env.float("CONTROLROOM_REFRESH_SECONDS", default=2.0)
 ALERTMANAGER_URL = env.str("ALERTMANAGER_URL", default="")
 PATRONI_URLS = env.list("PATRONI_URLS", default=[])
+
+# Backups (`manage.py backup`): how this host runs pgBackRest (it must reach the repository and,
+# for create/verify, the database host), and the stanza naming the cluster in the repository.
+PGBACKREST_COMMAND = env.str("PGBACKREST_COMMAND", default="pgbackrest")
+PGBACKREST_STANZA = env.str("PGBACKREST_STANZA", default="surge")

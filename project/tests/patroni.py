@@ -43,6 +43,15 @@ def _main_port_base() -> int:
     return int(os.environ.get("SURGE_DEVSTACK_PORT_BASE", "25430"))
 
 
+_PG_BIN = "import glob; print(sorted(glob.glob('/usr/lib/postgresql/*/bin'), key=lambda p: int(p.split('/')[-2]))[-1])"
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *cmd]
+
+
 def _http(url: str, timeout: float = 1.0) -> tuple[int, dict]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as res:  # noqa: S310 - loopback
@@ -113,7 +122,7 @@ class PatroniCluster:
         }
 
     def manage(self, *args: str, timeout: float = 120, check: bool = True, **env) -> subprocess.CompletedProcess:
-        child = dict(self.env, DJANGO_SETTINGS_MODULE="project.settings_test", **self.app_env(), **env)
+        child = {**self.env, "DJANGO_SETTINGS_MODULE": "project.settings_test", **self.app_env(), **env}
         res = subprocess.run(
             [sys.executable, str(ROOT / "manage.py"), *args],
             env=child,
@@ -198,15 +207,83 @@ class PatroniCluster:
 
     # ------------------------------------------------------------ this process's connections
 
+    # ------------------------------------------------------------ a restored data directory
+
+    def start_restored(self, data: Path, port: int, timeout: float = 60) -> None:
+        """Start PostgreSQL on a restored data directory (it replays WAL to the target and
+        promotes), alone: no archiving, no synchronous standby, its own port and socket."""
+        pg_bin = Path(subprocess.check_output([sys.executable, "-c", _PG_BIN], text=True).strip())
+        options = (
+            f"-p {port} -c unix_socket_directories={data.parent} -c archive_mode=off "
+            "-c synchronous_standby_names='' -c hot_standby=on"
+        )
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(pg_bin / "pg_ctl"),
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(data.parent / "restored.log"),
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            cwd="/",
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            res = subprocess.run(
+                [
+                    str(pg_bin / "psql"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "surge",
+                    "-tAXc",
+                    "SELECT pg_is_in_recovery()",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if res.stdout.strip() == "f":
+                return
+            time.sleep(0.2)
+        raise AssertionError(
+            f"restored server not promoted in {timeout}s: {(data.parent / 'restored.log').read_text()[-2000:]}"
+        )
+
+    def stop_restored(self, data: Path) -> None:
+        pg_bin = Path(subprocess.check_output([sys.executable, "-c", _PG_BIN], text=True).strip())
+        subprocess.run(
+            _as_postgres([str(pg_bin / "pg_ctl"), "stop", "-m", "fast", "-w", "-D", str(data)]),
+            capture_output=True,
+            check=False,
+            cwd="/",
+        )
+
+    # ------------------------------------------------------------ this process's connections
+
     @contextlib.contextmanager
-    def use(self):
+    def use(self, url: str = ""):
         """Point this test process's `default` and `replica` aliases at the cluster's primary
-        (multi-host, read-write) for the block; back to the test database after."""
+        (multi-host, read-write), or at `url`, for the block; back to what they were after."""
         from django.db import connections
 
         from project import db_router
 
-        url = self.stack_env["DATABASE_URL"]
+        url = url or self.stack_env["DATABASE_URL"]
         import environ
 
         cfg = environ.Env.db_url_config(url)
@@ -217,7 +294,10 @@ class PatroniCluster:
             settings_dict = connections[alias].settings_dict
             saved[alias] = {k: settings_dict.get(k) for k in ("HOST", "PORT", "NAME", "OPTIONS")}
             settings_dict.update(
-                HOST=cfg["HOST"], PORT=cfg["PORT"], NAME=cfg["NAME"], OPTIONS={**cfg["OPTIONS"], "connect_timeout": 2}
+                HOST=cfg["HOST"],
+                PORT=cfg["PORT"],
+                NAME=cfg["NAME"],
+                OPTIONS={**cfg.get("OPTIONS", {}), "connect_timeout": 2},
             )
         try:
             yield
