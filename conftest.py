@@ -123,6 +123,8 @@ class Devstack:
 
 @pytest.fixture
 def devstack():
+    if os.environ.get("SURGE_DEVSTACK_PG") == "patroni":
+        pytest.skip("the dev stack runs in Patroni mode (devstack.py up --pg patroni): stop/start is the plain pair's")
     needs = {"SURGE_DEVSTACK_PG", "SURGE_DEVSTACK_REDIS"}
     missing = [n for n in needs if os.environ.get(n) != "1"]
     if missing:

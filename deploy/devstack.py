@@ -466,8 +466,10 @@ def patroni_missing() -> str:
         return "no system PostgreSQL with pg_rewind (apt-get install postgresql)"
     if os.geteuid() == 0 and not _pg_account():
         return "running as root but there is no `postgres` user to run PostgreSQL and Patroni as"
-    if not Path("/usr/bin/python3").exists() and not (patroni_venv() / "bin" / "patroni").exists():
-        return "no /usr/bin/python3 to build Patroni's virtualenv"
+    if not (patroni_venv() / "bin" / "patroni").exists():
+        probe = subprocess.run(["/usr/bin/python3", "-c", "import ensurepip, venv"], capture_output=True, check=False)
+        if probe.returncode != 0:
+            return "no /usr/bin/python3 with venv to build Patroni's virtualenv (apt-get install python3-venv)"
     return ""
 
 
