@@ -543,6 +543,7 @@ def _pid_alive(pidfile: Path) -> int | None:
 
 
 def _spawn(name: str, cmd: list[str], env: dict | None = None) -> None:
+    """Start a daemon of the stack in its own session (our `down` stops it by its pidfile)."""
     if _pid_alive(_pidfile(name)):
         return
     logfile = patroni_dir() / f"{name}.log"
@@ -575,8 +576,7 @@ def etcd_start() -> None:
         f"--initial-cluster-token=surge-{PORT_BASE}",
         "--log-level=warn",
     ]
-    env = dict(os.environ, ETCD_UNSUPPORTED_ARCH=os.environ.get("ETCD_UNSUPPORTED_ARCH", ""))
-    _spawn("etcd", cmd, env)
+    _spawn("etcd", cmd)
     wait_port(ETCD_CLIENT_PORT, "etcd")
 
 
