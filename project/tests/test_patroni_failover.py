@@ -41,10 +41,12 @@ class Load:
     """Paced traffic against the app while the cluster fails: grabs, flash buys, and a write probe
     (a registration every 0.2 s) whose successes show when writes are possible."""
 
-    def __init__(self, url: str, *, grabs=(), buys=(), campaign_id=0, product_id=0, seconds: float = 30):
+    def __init__(self, url: str, *, grabs=(), buys=(), campaign_id=0, product_id=0, seconds: float = 30, reader=None):
         self.url = url
         self.results: list[tuple[str, int, int, dict, float]] = []  # kind, user, status, body, t
         self.probes: list[tuple[float, int]] = []
+        self.reads: list[tuple[str, int]] = []  # path, status
+        self.reader = reader
         self.stop = threading.Event()
         self.threads = []
         jobs = [("grab", uid, tok, f"/api/redpackets/{campaign_id}/grab/") for uid, tok in grabs]
@@ -54,6 +56,7 @@ class Load:
             mine = jobs[i::per_thread]
             pace = seconds / max(1, len(mine))
             self.threads.append(threading.Thread(target=self._send, args=(mine, pace), daemon=True))
+        self.threads.append(threading.Thread(target=self._read, daemon=True))
         self.threads.append(threading.Thread(target=self._probe, daemon=True))
         self.threads.append(threading.Thread(target=self._beat, daemon=True))
 
@@ -98,6 +101,22 @@ class Load:
                 print("probe failed:", exc)
             self.stop.wait(0.2)
 
+    def _read(self):
+        # The cached home document, and a page the replica serves (pages 2+ are never cached) to
+        # a user who wrote nothing (so nothing pins them to the primary).
+        if self.reader is None:
+            return
+        session = requests.Session()
+        headers = {"Authorization": f"Bearer {self.reader[1]}"}
+        while not self.stop.is_set():
+            for path in ("/api/home/", "/api/orders/?page=2"):
+                try:
+                    res = session.get(self.url + path, headers=headers, timeout=15)
+                    self.reads.append((path, res.status_code))
+                except requests.RequestException:
+                    self.reads.append((path, -1))
+            self.stop.wait(0.25)
+
     def _beat(self):
         # What beat does every second in production: ask a worker to drain.
         while not self.stop.wait(1.0):
@@ -133,9 +152,10 @@ def prepare(prefix: str, *, shares: int, grabbers: int, units: int, buyers: int)
     product = make_flash_product(stock=units, limit=1)
     order_services.flash_open(product_id=product.pk)
     buying = make_buyers(buyers, f"{prefix}b")
-    for _uid, token in grabbing + buying:  # what a first request does: cache the user in Redis
+    reader = make_grabbers(1, f"{prefix}r")[0]
+    for _uid, token in [*grabbing, *buying, reader]:  # what a first request does: cache the user in Redis
         cached_user(verify_token(token))
-    return campaign, grabbing, product, buying
+    return campaign, grabbing, product, buying, reader
 
 
 def assert_every_accepted_persisted_once(load: Load, campaign, product) -> None:
@@ -160,13 +180,19 @@ def test_leader_sigkilled_during_a_storm_writes_resume_within_30s_and_nothing_is
 ):
     cluster = on_patroni
     cluster.wait_healthy()
-    campaign, grabbing, product, buying = prepare("fo", shares=150, grabbers=200, units=60, buyers=100)
+    campaign, grabbing, product, buying, reader = prepare("fo", shares=150, grabbers=200, units=60, buyers=100)
     env = cluster.app_env()
     server = testing.GunicornProcess(tmp_path, workers=2, **env)
     try:
         celery_worker_factory("fo", **env)
         with Load(
-            server.url, grabs=grabbing, buys=buying, campaign_id=campaign.pk, product_id=product.pk, seconds=30
+            server.url,
+            grabs=grabbing,
+            buys=buying,
+            campaign_id=campaign.pk,
+            product_id=product.pk,
+            seconds=30,
+            reader=reader,
         ) as load:
             time.sleep(4)
             killed_at = time.monotonic()
@@ -175,7 +201,7 @@ def test_leader_sigkilled_during_a_storm_writes_resume_within_30s_and_nothing_is
             while load.first_write_after(killed_at + 0.5) is None and time.monotonic() < deadline:
                 time.sleep(0.2)
             resumed = load.first_write_after(killed_at + 0.5)
-            for t in load.threads[:-2]:
+            for t in load.threads[:-3]:
                 t.join(timeout=60)
         print(f"writes resumed {resumed:.1f}s after the leader was killed" if resumed else "writes never resumed")
         assert resumed is not None and resumed < WRITES_BACK_WITHIN_SECONDS, load.probes[-20:]
@@ -184,6 +210,11 @@ def test_leader_sigkilled_during_a_storm_writes_resume_within_30s_and_nothing_is
         assert set(load.statuses("grab")) <= {200, 410}, load.statuses("grab")  # grabs never saw the outage
         assert set(load.statuses("buy")) <= {202, 410}, load.statuses("buy")
         assert load.statuses("grab")[200] > 0 and load.statuses("buy")[202] > 0
+        reads = Counter(load.reads)
+        print("reads during the failover:", dict(reads))
+        # Cached and replica reads kept answering: the home document from the cache, and page 2
+        # of a user without orders from the replica (its query ran: "past the end", 404).
+        assert set(reads) == {("/api/home/", 200), ("/api/orders/?page=2", 404)}, reads
 
         # The old leader's Patroni comes back (systemd restarts it in production) and rejoins as
         # a replica through pg_rewind.
@@ -201,7 +232,7 @@ def test_leader_sigkilled_during_a_storm_writes_resume_within_30s_and_nothing_is
 def test_a_planned_switchover_under_load_stops_writes_for_under_5s(on_patroni, tmp_path, celery_worker_factory):
     cluster = on_patroni
     members = cluster.wait_healthy()
-    campaign, grabbing, product, buying = prepare("sw", shares=80, grabbers=100, units=40, buyers=60)
+    campaign, grabbing, product, buying, reader = prepare("sw", shares=80, grabbers=100, units=40, buyers=60)
     env = cluster.app_env()
     server = testing.GunicornProcess(tmp_path, workers=2, **env)
     try:
@@ -209,7 +240,13 @@ def test_a_planned_switchover_under_load_stops_writes_for_under_5s(on_patroni, t
         leader = cluster.leader()
         candidate = next(n for n in members if n != leader)
         with Load(
-            server.url, grabs=grabbing, buys=buying, campaign_id=campaign.pk, product_id=product.pk, seconds=14
+            server.url,
+            grabs=grabbing,
+            buys=buying,
+            campaign_id=campaign.pk,
+            product_id=product.pk,
+            seconds=14,
+            reader=reader,
         ) as load:
             time.sleep(3)
             began = time.monotonic()
@@ -217,7 +254,7 @@ def test_a_planned_switchover_under_load_stops_writes_for_under_5s(on_patroni, t
             deadline = time.monotonic() + 20
             while cluster.leader() != candidate and time.monotonic() < deadline:
                 time.sleep(0.2)
-            for t in load.threads[:-2]:
+            for t in load.threads[:-3]:
                 t.join(timeout=40)
         gap = load.longest_write_gap(began - 1)
         print(f"switchover {leader} -> {candidate}: longest gap between writes {gap:.1f}s")
@@ -226,6 +263,7 @@ def test_a_planned_switchover_under_load_stops_writes_for_under_5s(on_patroni, t
         probe_statuses = Counter(s for _t, s in load.probes)
         assert set(probe_statuses) <= {201, 503}, probe_statuses
         assert set(load.statuses("grab")) <= {200, 410} and set(load.statuses("buy")) <= {202, 410}
+        assert set(Counter(load.reads)) == {("/api/home/", 200), ("/api/orders/?page=2", 404)}, Counter(load.reads)
         assert_every_accepted_persisted_once(load, campaign, product)
         assert cluster.wait_healthy()[leader]["role"] in ("replica", "sync_standby")
     finally:
