@@ -123,6 +123,8 @@ class Devstack:
 
 @pytest.fixture
 def devstack():
+    if os.environ.get("SURGE_DEVSTACK_PG") == "patroni":
+        pytest.skip("the dev stack runs in Patroni mode (devstack.py up --pg patroni): stop/start is the plain pair's")
     needs = {"SURGE_DEVSTACK_PG", "SURGE_DEVSTACK_REDIS"}
     missing = [n for n in needs if os.environ.get(n) != "1"]
     if missing:
@@ -133,8 +135,14 @@ def devstack():
         stack.start(name)
     from django.db import connections
 
+    from project import db_router
+
     for conn in connections.all():
         conn.close()
+    # The router's own probe connections may point at a server that was stopped (in tests the
+    # replica alias mirrors the primary): the next test must not find them dead.
+    db_router.close_health_connection()
+    db_router.reset_replica_status()
 
 
 # ---------------------------------------------------------------- processes on the test database

@@ -7,6 +7,13 @@
     python deploy/devstack.py stop|start primary|replica|redis   # used by failure tests
     python deploy/devstack.py replica-delay 2    # the replica applies WAL 2 s late (0: at once)
 
+    python deploy/devstack.py up --pg patroni   # etcd + two Patroni nodes + pgBackRest instead
+
+`up --pg patroni` (remembered; `up --pg pair` switches back after `down`): one etcd member, two
+PostgreSQL nodes managed by Patroni (automatic failover, pg_rewind, synchronous replication),
+pgBackRest with its repository under .devstack/patroni/, and multi-host DATABASE_URLs. It needs
+etcd (Debian `etcd-server`) and a system PostgreSQL; Patroni gets its own virtualenv.
+
 `up --replica-delay N` (or SURGE_DEVSTACK_REPLICA_DELAY=N) starts the replica lagging N seconds
 behind, through PostgreSQL's own recovery_min_apply_delay: read-your-writes can be tried for real.
 
@@ -463,6 +470,439 @@ def redis_stop_all() -> None:
         redis_stop(port)
 
 
+# ---------------------------------------------------------------- Patroni mode (HA drills)
+#
+# `up --pg patroni`: one etcd member and two Patroni-managed PostgreSQL nodes instead of the
+# plain primary + replica, plus pgBackRest (full backups, WAL archiving) with its repository in
+# the stack folder. The app finds the primary through libpq multi-host URLs.
+
+ETCD_CLIENT_PORT = PORT_BASE + 20
+ETCD_PEER_PORT = PORT_BASE + 21
+# (name, PostgreSQL port, Patroni REST port)
+PATRONI_NODES = (("node1", PORT_BASE + 22, PORT_BASE + 24), ("node2", PORT_BASE + 23, PORT_BASE + 25))
+PATRONI_SCOPE = "surge"
+PGBACKREST_STANZA = "surge"
+PATRONI_REQUIREMENTS = ROOT / "deploy" / "patroni" / "requirements.txt"
+# Patroni enforces ttl >= 20 and loop_wait + 2 * retry_timeout <= ttl; the ttl bounds how fast a
+# dead leader is replaced (~20 s measured), loop_wait how fast a switchover completes.
+PATRONI_DCS = {"ttl": 20, "loop_wait": 2, "retry_timeout": 5}
+
+
+def pg_mode() -> str:
+    return _state().get("pg_mode", "pair")
+
+
+def patroni_dir() -> Path:
+    return STACK_DIR / "patroni"
+
+
+def patroni_node_dir(name: str) -> Path:
+    return patroni_dir() / name
+
+
+def patroni_data_dir(name: str) -> Path:
+    return patroni_node_dir(name) / "data"
+
+
+def patroni_venv() -> Path:
+    return Path(os.environ.get("SURGE_PATRONI_VENV") or STACK_DIR / "patroni-venv")
+
+
+def patroni_missing() -> str:
+    """Why the Patroni mode cannot run here ('' when it can); tests skip with this reason."""
+    if not shutil.which(os.environ.get("SURGE_ETCD_BIN", "etcd")):
+        return "no etcd binary (apt-get install etcd-server)"
+    if not glob.glob("/usr/lib/postgresql/*/bin/pg_rewind") and not shutil.which("pg_rewind"):
+        return "no system PostgreSQL with pg_rewind (apt-get install postgresql)"
+    if os.geteuid() == 0 and not _pg_account():
+        return "running as root but there is no `postgres` user to run PostgreSQL and Patroni as"
+    if not (patroni_venv() / "bin" / "patroni").exists():
+        probe = subprocess.run(["/usr/bin/python3", "-c", "import ensurepip, venv"], capture_output=True, check=False)
+        if probe.returncode != 0:
+            return "no /usr/bin/python3 with venv to build Patroni's virtualenv (apt-get install python3-venv)"
+    return ""
+
+
+def _pg_account() -> tuple[int, int] | None:
+    import pwd
+
+    try:
+        entry = pwd.getpwnam("postgres")
+    except KeyError:
+        return None
+    return entry.pw_uid, entry.pw_gid
+
+
+def as_postgres(cmd: list[str]) -> list[str]:
+    """PostgreSQL and Patroni run as `postgres` when we are root (setpriv execs, so the PID we
+    get is the program's own: a test can SIGKILL it)."""
+    if os.geteuid() != 0:
+        return cmd
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *cmd]
+
+
+def chown_postgres(path: Path) -> None:
+    if os.geteuid() == 0:
+        uid, gid = _pg_account()  # type: ignore[misc]
+        for p in [path, *path.rglob("*")] if path.is_dir() else [path]:
+            os.chown(p, uid, gid, follow_symlinks=False)
+
+
+def system_pg_bin() -> Path:
+    found = shutil.which("pg_rewind")
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
+    for c in candidates:
+        if (Path(c) / "pg_rewind").exists():
+            return Path(c)
+    if found:
+        return Path(found).resolve().parent
+    sys.exit("devstack: the Patroni mode needs a system PostgreSQL (apt-get install postgresql)")
+
+
+def ensure_patroni_venv() -> Path:
+    venv = patroni_venv()
+    if (venv / "bin" / "patroni").exists():
+        return venv
+    log(f"building Patroni's virtualenv in {venv} (/usr/bin/python3: readable by the postgres user)")
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(PATRONI_REQUIREMENTS),
+        ],
+        check=True,
+    )
+    return venv
+
+
+def _pidfile(name: str) -> Path:
+    return patroni_dir() / f"{name}.pid"
+
+
+def _pid_alive(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def _spawn(name: str, cmd: list[str], env: dict | None = None) -> None:
+    """Start a daemon of the stack in its own session (our `down` stops it by its pidfile)."""
+    if _pid_alive(_pidfile(name)):
+        return
+    logfile = patroni_dir() / f"{name}.log"
+    with open(logfile, "ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=patroni_dir(),
+            env=env,
+            start_new_session=True,
+        )
+    _pidfile(name).write_text(str(proc.pid))
+
+
+def etcd_start() -> None:
+    data = patroni_dir() / "etcd"
+    peer = f"http://{HOST}:{ETCD_PEER_PORT}"
+    cmd = [
+        shutil.which(os.environ.get("SURGE_ETCD_BIN", "etcd")) or "etcd",
+        "--name=surge-etcd",
+        f"--data-dir={data}",
+        f"--listen-client-urls=http://{HOST}:{ETCD_CLIENT_PORT}",
+        f"--advertise-client-urls=http://{HOST}:{ETCD_CLIENT_PORT}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=surge-etcd={peer}",
+        "--initial-cluster-state=new",
+        f"--initial-cluster-token=surge-{PORT_BASE}",
+        "--log-level=warn",
+    ]
+    _spawn("etcd", cmd)
+    wait_port(ETCD_CLIENT_PORT, "etcd")
+
+
+def _http_get(port: int, path: str, timeout: float = 1.0) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=timeout) as res:  # noqa: S310 - loopback
+            return res.status, json.loads(res.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        try:
+            return exc.code, json.loads(exc.read() or b"{}")
+        except ValueError:
+            return exc.code, {}
+    except (OSError, ValueError):
+        return 0, {}
+
+
+def pgbackrest_conf() -> Path:
+    return patroni_dir() / "pgbackrest.conf"
+
+
+def pgbackrest_wrapper() -> Path:
+    return patroni_dir() / "pgbackrest"
+
+
+def write_pgbackrest_config() -> None:
+    lines = [
+        "[global]",
+        f"repo1-path={patroni_dir() / 'backup-repo'}",
+        "repo1-retention-full=2",
+        "compress-type=lz4",
+        "start-fast=y",
+        "archive-check=y",
+        f"log-path={patroni_dir() / 'pgbackrest-log'}",
+        f"lock-path={patroni_dir() / 'pgbackrest-lock'}",
+        f"spool-path={patroni_dir() / 'pgbackrest-spool'}",
+        "log-level-console=warn",
+        "log-level-file=info",
+        "",
+        f"[{PGBACKREST_STANZA}]",
+    ]
+    for i, (name, port, _rest) in enumerate(PATRONI_NODES, start=1):
+        lines += [
+            f"pg{i}-path={patroni_data_dir(name)}",
+            f"pg{i}-port={port}",
+            f"pg{i}-socket-path={patroni_node_dir(name)}",
+        ]
+    pgbackrest_conf().write_text("\n".join(lines) + "\n")
+    for sub in ("backup-repo", "pgbackrest-log", "pgbackrest-lock", "pgbackrest-spool"):
+        (patroni_dir() / sub).mkdir(exist_ok=True)
+    # The operator's entry point (and PGBACKREST_COMMAND's): this stack's config, as postgres.
+    wrapper = pgbackrest_wrapper()
+    prefix = "exec setpriv --reuid=postgres --regid=postgres --init-groups -- " if os.geteuid() == 0 else "exec "
+    wrapper.write_text(f'#!/bin/sh\ncd /\n{prefix}pgbackrest --config={pgbackrest_conf()} "$@"\n')
+    wrapper.chmod(0o755)
+
+
+def patroni_config(name: str, pg_port: int, rest_port: int) -> dict:
+    node = patroni_node_dir(name)
+    archive = (
+        f"pgbackrest --config={pgbackrest_conf()} --stanza={PGBACKREST_STANZA} "
+        f"--pg1-path={patroni_data_dir(name)} archive-push %p"
+    )
+    return {
+        "scope": PATRONI_SCOPE,
+        "name": name,
+        "log": {"level": "INFO"},
+        "restapi": {"listen": f"{HOST}:{rest_port}", "connect_address": f"{HOST}:{rest_port}"},
+        "etcd3": {"hosts": [f"{HOST}:{ETCD_CLIENT_PORT}"]},
+        "bootstrap": {
+            "dcs": {
+                **PATRONI_DCS,
+                "maximum_lag_on_failover": 16 * 1024 * 1024,
+                # A commit is acknowledged once the standby has it too, so a failover never
+                # loses a batch the drain already acknowledged in Redis. With the standby gone
+                # the primary goes on alone (not strict).
+                "synchronous_mode": True,
+                "postgresql": {
+                    "use_pg_rewind": True,
+                    "use_slots": True,
+                    "parameters": {
+                        "max_connections": 400,
+                        "shared_buffers": "128MB",
+                        "fsync": "off",
+                        "wal_level": "replica",
+                        "wal_log_hints": "on",
+                        "max_wal_senders": 10,
+                        "max_replication_slots": 10,
+                        "wal_keep_size": "256MB",
+                        "hot_standby": "on",
+                        "hot_standby_feedback": "on",
+                        "max_standby_streaming_delay": "5s",
+                        "archive_mode": "on",
+                        "archive_timeout": "60s",
+                        "timezone": "UTC",
+                        "log_min_messages": "warning",
+                    },
+                },
+            },
+            "initdb": [{"encoding": "UTF8"}, {"locale": "C"}],
+            "pg_hba": [
+                "local all all trust",
+                f"host all all {HOST}/32 trust",
+                f"host replication all {HOST}/32 trust",
+            ],
+        },
+        "postgresql": {
+            "listen": f"{HOST}:{pg_port}",
+            "connect_address": f"{HOST}:{pg_port}",
+            "data_dir": str(patroni_data_dir(name)),
+            "bin_dir": str(system_pg_bin()),
+            "pgpass": str(node / "pgpass"),
+            "authentication": {
+                "superuser": {"username": PG_USER, "password": PG_USER},
+                "replication": {"username": "replicator", "password": "replicator"},
+                "rewind": {"username": PG_USER, "password": PG_USER},
+            },
+            "parameters": {"unix_socket_directories": str(node), "archive_command": archive},
+        },
+    }
+
+
+def patroni_start_node(name: str, pg_port: int, rest_port: int) -> None:
+    node = patroni_node_dir(name)
+    node.mkdir(parents=True, exist_ok=True)
+    config = node / "patroni.yml"
+    config.write_text(json.dumps(patroni_config(name, pg_port, rest_port), indent=1))  # JSON is YAML
+    chown_postgres(node)
+    node.chmod(0o700)
+    env = dict(os.environ, HOME=str(node), LC_ALL="C.UTF-8", PYTHONUNBUFFERED="1")
+    for k in ("PGDATA", "PGHOST", "PGPORT", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"):
+        env.pop(k, None)
+    _spawn(name, as_postgres([str(patroni_venv() / "bin" / "patroni"), str(config)]), env)
+
+
+def patroni_members() -> list[dict]:
+    for _name, _pg, rest in PATRONI_NODES:
+        status, body = _http_get(rest, "/cluster")
+        if status == 200:
+            return body.get("members", [])
+    return []
+
+
+def patroni_wait(timeout: float = 90) -> str:
+    """Wait for a leader and a streaming replica; returns the leader's name."""
+    deadline = time.monotonic() + timeout
+    leader = ""
+    while time.monotonic() < deadline:
+        members = patroni_members()
+        leaders = [m["name"] for m in members if m.get("role") == "leader" and m.get("state") == "running"]
+        replicas = [
+            m for m in members if m.get("role") in ("replica", "sync_standby") and m.get("state") == "streaming"
+        ]
+        if leaders and replicas:
+            return leaders[0]
+        leader = leaders[0] if leaders else ""
+        time.sleep(0.3)
+    sys.exit(
+        f"devstack: Patroni cluster not ready in {timeout:.0f}s (leader {leader or 'none'}); see {patroni_dir()}/*.log"
+    )
+
+
+def patroni_psql(port: int, sql: str, db: str = "postgres") -> str:
+    psql = str(system_pg_bin() / "psql")
+    res = subprocess.run(
+        [psql, "-h", HOST, "-p", str(port), "-U", PG_USER, "-d", db, "-tAXc", sql],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PGCONNECT_TIMEOUT="3"),
+        check=True,
+    )
+    return res.stdout.strip()
+
+
+def node_port(name: str) -> int:
+    return next(pg for n, pg, _r in PATRONI_NODES if n == name)
+
+
+def pgbackrest(*args: str, check: bool = True, quiet: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(pgbackrest_wrapper()), f"--stanza={PGBACKREST_STANZA}", *args],
+        check=check,
+        capture_output=quiet,
+        text=True,
+    )
+
+
+def patroni_up() -> list[str]:
+    missing = patroni_missing()
+    if missing:
+        sys.exit(f"devstack: the Patroni mode cannot run here: {missing}")
+    make_traversable(STACK_DIR)
+    STACK_DIR.chmod(0o755)
+    ensure_patroni_venv()
+    patroni_dir().mkdir(parents=True, exist_ok=True)
+    patroni_dir().chmod(0o755)
+    write_pgbackrest_config()
+    chown_postgres(patroni_dir())
+    etcd_start()
+    for name, pg_port, rest_port in PATRONI_NODES:
+        patroni_start_node(name, pg_port, rest_port)
+        if not (patroni_data_dir(name) / "PG_VERSION").exists():
+            # The first node bootstraps; the second then clones it instead of racing it.
+            patroni_wait_leader()
+    leader = patroni_wait()
+    port = node_port(leader)
+    if patroni_psql(port, f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'") != "1":
+        log(f"creating database {DB_NAME}")
+        patroni_psql(port, f"CREATE DATABASE {DB_NAME}")
+    if pgbackrest("info", "--output=json", check=False).stdout.find('"status":{"code":0') < 0:
+        log("pgBackRest: stanza-create and a first full backup")
+        pgbackrest("stanza-create")
+        pgbackrest("backup", "--type=full")
+    hosts = ",".join(f"{HOST}:{pg}" for _n, pg, _r in PATRONI_NODES)
+    return [
+        f"DATABASE_URL=postgres://{PG_USER}@{hosts}/{DB_NAME}?target_session_attrs=read-write",
+        f"DATABASE_REPLICA_URL=postgres://{PG_USER}@{hosts}/{DB_NAME}?target_session_attrs=prefer-standby",
+        "PATRONI_URLS=" + ",".join(f"http://{HOST}:{rest}" for _n, _pg, rest in PATRONI_NODES),
+        f"PGBACKREST_COMMAND={pgbackrest_wrapper()}",
+        f"PGBACKREST_STANZA={PGBACKREST_STANZA}",
+        "SURGE_DEVSTACK_PG=patroni",
+    ]
+
+
+def patroni_wait_leader(timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(_http_get(rest, "/primary")[0] == 200 for _n, _pg, rest in PATRONI_NODES):
+            return
+        time.sleep(0.3)
+    sys.exit(f"devstack: no Patroni leader in {timeout:.0f}s; see {patroni_dir()}/*.log")
+
+
+def _stop_pid(pidfile: Path, timeout: float = 30) -> None:
+    pid = _pid_alive(pidfile)
+    if pid:
+        os.kill(pid, 15)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pidfile) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _pid_alive(pidfile):
+            os.kill(pid, 9)
+    pidfile.unlink(missing_ok=True)
+
+
+def patroni_down() -> None:
+    if not patroni_dir().exists():
+        return
+    for name, _pg, _rest in PATRONI_NODES:
+        _stop_pid(_pidfile(name))  # Patroni stops its PostgreSQL on SIGTERM
+    for name, _pg, _rest in PATRONI_NODES:
+        data = patroni_data_dir(name)
+        if (data / "postmaster.pid").exists():  # a postmaster left by a killed Patroni
+            subprocess.run(
+                as_postgres([str(system_pg_bin() / "pg_ctl"), "stop", "-m", "fast", "-w", "-D", str(data)]),
+                capture_output=True,
+                check=False,
+            )
+    _stop_pid(_pidfile("etcd"))
+
+
+def patroni_status() -> bool:
+    ok = port_open(ETCD_CLIENT_PORT)
+    print(f"{'etcd':8} 127.0.0.1:{ETCD_CLIENT_PORT}  {'up' if ok else 'down'}")
+    members = {m["name"]: m for m in patroni_members()}
+    for name, pg, rest in PATRONI_NODES:
+        m = members.get(name, {})
+        up_ = port_open(pg)
+        ok &= up_
+        role = f"{m.get('role', '?')} {m.get('state', '')}".strip() if m else "unknown"
+        print(f"{name:8} 127.0.0.1:{pg}  {'up' if up_ else 'down'}  {role} (Patroni REST :{rest})")
+    return ok
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -505,13 +945,21 @@ def want_redis() -> bool:
     return not _external("REDIS_URL")
 
 
-def up(replica_delay_seconds: float | None = None, redis_mode: str | None = None) -> None:
+def up(replica_delay_seconds: float | None = None, mode: str | None = None, redis_mode: str | None = None) -> None:
     STACK_DIR.mkdir(parents=True, exist_ok=True)
     if not PORTS_FILE.exists():
         _remember(base=PORT_BASE)
+    mode = mode or pg_mode()
+    if mode != pg_mode():
+        others = (ETCD_CLIENT_PORT,) if mode == "pair" else (PRIMARY_PORT, REPLICA_PORT)
+        if any(port_open(p) for p in others):
+            sys.exit(f"devstack: the {pg_mode()} PostgreSQL is running; `devstack.py down` before switching to {mode}")
+        _remember(pg_mode=mode)
     started = time.monotonic()
     lines = []
-    if want_pg():
+    if want_pg() and mode == "patroni":
+        lines += patroni_up()
+    elif want_pg():
         make_traversable(STACK_DIR)
         STACK_DIR.chmod(0o755)
         init_primary()
@@ -527,9 +975,9 @@ def up(replica_delay_seconds: float | None = None, redis_mode: str | None = None
     else:
         log("DATABASE_URL is set: using it, no local PostgreSQL started")
     if want_redis():
-        mode = redis_mode or _state().get("redis_mode", "single")
-        _remember(redis_mode=mode)
-        if mode == "sentinel":
+        redis_mode = redis_mode or _state().get("redis_mode", "single")
+        _remember(redis_mode=redis_mode)
+        if redis_mode == "sentinel":
             redis_sentinel_start()
             lines.append("REDIS_SENTINELS=" + ",".join(f"{HOST}:{p}" for p in SENTINEL_PORTS))
             lines.append(f"REDIS_SENTINEL_MASTER={SENTINEL_MASTER}")
@@ -548,6 +996,7 @@ def up(replica_delay_seconds: float | None = None, redis_mode: str | None = None
 
 def down() -> None:
     redis_stop_all()
+    patroni_down()
     pg_stop(replica_dir())
     pg_stop(primary_dir())
     log("stopped")
@@ -555,7 +1004,11 @@ def down() -> None:
 
 def status() -> int:
     ok = True
-    for name, port in (("primary", PRIMARY_PORT), ("replica", REPLICA_PORT), ("redis", REDIS_PORT)):
+    stores = (("primary", PRIMARY_PORT), ("replica", REPLICA_PORT), ("redis", REDIS_PORT))
+    if pg_mode() == "patroni":
+        ok = patroni_status()
+        stores = (("redis", REDIS_PORT),)
+    for name, port in stores:
         up_ = port_open(port)
         ok &= up_
         print(f"{name:8} 127.0.0.1:{port}  {'up' if up_ else 'down'}")
@@ -598,20 +1051,32 @@ def main() -> int:
         metavar="SECONDS",
         help="the replica applies WAL this many seconds late (0: at once; default: left as it is)",
     )
+    p.add_argument(
+        "--pg",
+        choices=["pair", "patroni"],
+        default=os.environ.get("SURGE_DEVSTACK_PG_MODE") or None,
+        help="pair: primary + streaming replica (default); patroni: etcd + two Patroni nodes with "
+        "automatic failover and pgBackRest (remembered until switched back)",
+    )
     p = sub.add_parser("replica-delay", help="set the replica's apply delay now (0: none)")
     p.add_argument("seconds", type=float)
     sub.add_parser("down", help="stop the stack")
+    sub.add_parser("check-patroni", help="exit 1 with the reason when `up --pg patroni` cannot run here")
     sub.add_parser("status", help="show which stores answer")
     for action in ("start", "stop"):
         p = sub.add_parser(action, help=f"{action} one store")
         p.add_argument("name", choices=["primary", "replica", "redis"])
     args = parser.parse_args()
     if args.cmd == "up":
-        up(args.replica_delay, args.redis)
+        up(args.replica_delay, args.pg, args.redis)
     elif args.cmd == "replica-delay":
         replica_delay(args.seconds)
     elif args.cmd == "down":
         down()
+    elif args.cmd == "check-patroni":
+        missing = patroni_missing()
+        print(missing or "ok")
+        return 1 if missing else 0
     elif args.cmd == "status":
         return status()
     else:

@@ -761,6 +761,12 @@ def flash_reconcile(*, product_id: int, fix: bool = False) -> dict:
     for t, e in queued.items():
         if t not in db_tokens:
             recorded[int(e["user_id"])] += int(e.get("quantity", 1))
+    # Orders Redis confirmed ("c:<uid>:<order id>") that the database does not have: a restore
+    # to an earlier moment lost them. They go back in the queue (the token is unique: created once).
+    restored_away = _orders_lost_by_restore(statuses, db_tokens, queued, bought, recorded, product_id)
+    for e in restored_away:
+        recorded[e["user_id"]] += e["quantity"]
+        pending_qty += e["quantity"]
     over_counted = {uid: n for uid, n in bought.items() if n > recorded.get(uid, 0)}
     cap = max(0, db_stock - pending_qty)
     report = {
@@ -772,13 +778,18 @@ def flash_reconcile(*, product_id: int, fix: bool = False) -> dict:
         "db_flash_orders": len(db_rows),
         "db_flash_quantity": sum(q for _t, _u, q, _o in db_rows),
         "lost_tokens": sorted(lost),
+        "orders_lost_by_restore": sorted(e["token"] for e in restored_away),
         "stale_statuses": len(stale_status),
         "over_counted_users": len(over_counted),
         "redis_stock_above_db": redis_stock is not None and redis_stock > cap,
         "fixed": False,
     }
-    report["ok"] = not (lost or stale_status or over_counted or report["redis_stock_above_db"])
+    report["ok"] = not (lost or stale_status or over_counted or restored_away or report["redis_stock_above_db"])
     if fix and not report["ok"]:
+        if restored_away:
+            ReliableQueue(keys.flash_queue(product_id)).push(*restored_away)
+            client.hset(status_key, mapping={e["token"]: f"p:{e['user_id']}" for e in restored_away})
+            kick_drain()
         pipe = client.pipeline(transaction=False)
         for t, v in lost.items():
             pipe.hset(status_key, t, f"r:{v.split(':')[1]}")
@@ -794,6 +805,24 @@ def flash_reconcile(*, product_id: int, fix: bool = False) -> dict:
             report["redis_stock"] = int(client.eval(_CLAMP_STOCK, 1, stock_key, cap, max(0, lost_qty)))
         report["fixed"] = True
     return report
+
+
+def _orders_lost_by_restore(statuses, db_tokens, queued, bought, recorded, product_id) -> list[dict]:
+    """The queue events to re-create confirmed orders the database lost. The status does not
+    carry the quantity: each user's units Redis counts beyond what the database and the queue
+    hold are shared among that user's lost tokens (one each under the usual limit of 1)."""
+    by_user: dict[int, list[str]] = defaultdict(list)
+    for t, v in statuses.items():
+        if v.startswith("c:") and t not in db_tokens and t not in queued:
+            by_user[int(v.split(":")[1])].append(t)
+    now_ms = int(time.time() * 1000)
+    events = []
+    for uid, tokens in by_user.items():
+        units = max(len(tokens), bought.get(uid, 0) - recorded.get(uid, 0))
+        for i, t in enumerate(sorted(tokens)):
+            qty = units // len(tokens) + (1 if i < units % len(tokens) else 0)
+            events.append({"token": t, "user_id": uid, "product_id": product_id, "quantity": qty, "ts": now_ms})
+    return events
 
 
 # ---------------------------------------------------------------- cache warming

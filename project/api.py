@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from rest_framework import status
 from rest_framework.response import Response
@@ -110,3 +111,48 @@ def json_body(request) -> dict | None:
             return None
         return data if isinstance(data, dict) else None
     return request.POST.dict()
+
+
+# The database errors that mean "no primary to write to right now" (stopped, failing over, a
+# connection that died under the request): 503 with Retry-After instead of a 500. Patroni replaces
+# a dead leader in about 20 s and a switchover takes about 3 s, so clients retry every few seconds.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(request) -> HttpResponse:
+    """The 503 a request answers when the database it needs does not answer (JSON for the API)."""
+    from project.views import _wants_json
+
+    detail = "The database is temporarily unavailable (failing over). Please retry shortly."
+    if _wants_json(request):
+        response = json_response({"detail": detail}, status=503)
+    else:
+        response = HttpResponse(f"<h1>Service unavailable</h1><p>{detail}</p>", status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that lost its database answers 503 + Retry-After, never a 500. The connection is
+    not reused: Django closes a connection with errors at the end of the request (its health is
+    checked, CONN_HEALTH_CHECKS), and the next request connects to whichever node is primary.
+    Errors raised in other middleware (a session or user load) reach `handler500`, which answers
+    the same way (project.views.server_error)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, DATABASE_UNAVAILABLE):
+            logger.warning("%s %s: database unavailable: %s", request.method, request.path, _first_line(exception))
+            return database_unavailable(request)
+        return None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

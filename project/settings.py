@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "project.db_router.ReadYourWritesMiddleware",
+    "project.api.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -107,8 +108,9 @@ def _db(url: str) -> dict:
     cfg = environ.Env.db_url_config(url)
     cfg["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
     cfg["CONN_HEALTH_CHECKS"] = True
-    # A dead store must fail fast so the router and the degraded modes can react.
-    cfg.setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=2)
+    # A dead store must fail fast so the router and the degraded modes can react. OPTIONS from the
+    # URL's query (libpq's target_session_attrs for multi-host URLs, a connect_timeout) pass through.
+    cfg.setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=2))
     return cfg
 
 
@@ -451,3 +453,8 @@ BENCH_BASELINES = env.bool("BENCH_BASELINES", default=False)
 CONTROLROOM_REFRESH_SECONDS = env.float("CONTROLROOM_REFRESH_SECONDS", default=2.0)
 ALERTMANAGER_URL = env.str("ALERTMANAGER_URL", default="")
 PATRONI_URLS = env.list("PATRONI_URLS", default=[])
+
+# Backups (`manage.py backup`): how this host runs pgBackRest (it must reach the repository and,
+# for create/verify, the database host), and the stanza naming the cluster in the repository.
+PGBACKREST_COMMAND = env.str("PGBACKREST_COMMAND", default="pgbackrest")
+PGBACKREST_STANZA = env.str("PGBACKREST_STANZA", default="surge")

@@ -25,6 +25,8 @@ if os.environ.get("SURGE_TEST_DB_NAME"):
 if os.environ.get("SURGE_TEST_REAL_REPLICA") != "1":
     for _k in ("HOST", "PORT", "USER", "PASSWORD"):
         DATABASES["replica"][_k] = DATABASES["default"][_k]
+    # With multi-host URLs (Patroni) the mirror must also land on the primary, not a standby.
+    DATABASES["replica"]["OPTIONS"] = dict(DATABASES["default"].get("OPTIONS", {}))
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("SURGE_TEST_DB", "test_surge")
 
 BENCH_BASELINES = True

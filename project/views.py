@@ -1,5 +1,7 @@
 """Error pages in the site's look (JSON for API paths)."""
 
+import sys
+
 from django.http import JsonResponse
 from django.shortcuts import render
 
@@ -37,6 +39,12 @@ def csrf_failure(request, reason=""):
 
 
 def server_error(request):
+    # Django calls this inside its `except`: a database outage raised outside a view (loading the
+    # session or the user in middleware) is a 503 with Retry-After too, not a 500.
+    from project.api import DATABASE_UNAVAILABLE, database_unavailable
+
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        return database_unavailable(request)
     if _wants_json(request):
         return JsonResponse({"detail": "Internal error; it has been logged."}, status=500)
     return render(request, "500.html", status=500)
