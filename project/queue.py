@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from project import metrics
 from project.redis import RedisUnavailable, get_redis, hash_tag
@@ -271,8 +272,11 @@ class Consumer:
         try:
             if events:
                 self.handler(self.queue.key, events)
-        except Exception:
-            logger.exception("queue %s: handler failed, %d events go back to the queue", self.queue.key, len(raw))
+        except Exception as exc:
+            if isinstance(exc, DATABASE_DOWN):  # one line a round, not a traceback a second
+                logger.warning("queue %s: database unavailable (%s); %d events go back", self.queue.key, exc, len(raw))
+            else:
+                logger.exception("queue %s: handler failed, %d events go back to the queue", self.queue.key, len(raw))
             _script(_REQUEUE_LUA)(keys=self.keys, args=[self.cid, 0], client=get_redis())
             metrics.queue_event(self.queue.name, "requeued", len(raw))
             raise
@@ -332,9 +336,17 @@ class DrainReport(dict):
 
     skipped = False
     unfinished = False
+    backing_off = False  # the database is unreachable: the drains pause (DB_BACKOFF_KEY)
 
 
 DRAIN_LEASE_KEY = "queue:drain:lease"
+# While the database is unreachable (a failover, an outage) the drains back off: each failed
+# round doubles the pause before the next (1, 2, 4 ... DB_BACKOFF_MAX_SECONDS); the first round
+# that writes again ends it. The events wait in their queues meanwhile.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+DB_BACKOFF_KEY = "queue:drain:db-backoff"
+DB_BACKOFF_ROUNDS_KEY = "queue:drain:db-backoff:rounds"
+DB_BACKOFF_MAX_SECONDS = 16
 # The drain lease lives this long unless its holder extends it (at least every second): a worker
 # killed while draining holds the others off for at most this long.
 DRAIN_LEASE_SECONDS = 3.0
@@ -363,6 +375,9 @@ def drain_all(*, time_budget: float = 5.0, linger: float | None = None, exclusiv
     started = time.monotonic()
     cid = new_consumer_id()
     lease_ms = int(DRAIN_LEASE_SECONDS * 1000)
+    if exclusive and get_redis().exists(DB_BACKOFF_KEY):
+        report.skipped = report.backing_off = True
+        return report
     if exclusive and not get_redis().set(DRAIN_LEASE_KEY, cid, nx=True, px=lease_ms):
         report.skipped = True
         return report
@@ -390,6 +405,10 @@ def drain_all(*, time_budget: float = 5.0, linger: float | None = None, exclusiv
                 before = consumer.handled
                 try:
                     n = consumer.step()
+                except DATABASE_DOWN:
+                    _back_off()
+                    report.backing_off = True
+                    return report  # every queue writes to the same database: stop the round
                 except Exception:  # noqa: BLE001 - logged in step; the other queues still drain
                     logger.warning("queue %s: drain stopped for this round", key)
                     stopped.add(key)
@@ -412,12 +431,31 @@ def drain_all(*, time_budget: float = 5.0, linger: float | None = None, exclusiv
     finally:
         for consumer in consumers.values():
             consumer.close()
+        if sum(report.values()) and not report.backing_off:
+            _end_back_off()
         if exclusive:
             try:
                 _script(_LEASE_LUA)(keys=[DRAIN_LEASE_KEY], args=[cid, 0], client=get_redis())
             except RedisUnavailable:
                 logger.warning("could not release the drain lease; it expires in %d ms", lease_ms)
     return report
+
+
+def _back_off() -> None:
+    client = get_redis()
+    rounds = client.incr(DB_BACKOFF_ROUNDS_KEY)
+    client.expire(DB_BACKOFF_ROUNDS_KEY, DB_BACKOFF_MAX_SECONDS * 4)
+    pause = min(DB_BACKOFF_MAX_SECONDS, 2 ** (rounds - 1))
+    client.set(DB_BACKOFF_KEY, rounds, ex=pause)
+    logger.warning("queue drains: database unavailable, next attempt in %d s (failed round %d)", pause, rounds)
+
+
+def _end_back_off() -> None:
+    try:
+        if get_redis().delete(DB_BACKOFF_ROUNDS_KEY, DB_BACKOFF_KEY):
+            logger.warning("queue drains: the database answers again, draining")
+    except RedisUnavailable:
+        pass
 
 
 def _add_consumers(consumers: dict[str, Consumer], stopped: set[str], cid: str) -> None:
