@@ -7,7 +7,7 @@ import argparse
 import time
 from collections.abc import Iterable, Sequence
 
-from django.core.management.base import DjangoHelpFormatter
+from django.core.management.base import BaseCommand, DjangoHelpFormatter
 
 # Exit codes of the operator commands (each command's --help says which it uses).
 EXIT_OK = 0
@@ -22,6 +22,23 @@ PROGRESS_WIDTH = 30
 
 class HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Django's help layout, with the description and epilog (exit codes) printed as written."""
+
+
+class OperatorCommand(BaseCommand):
+    """An operator's command: its --help (and each subcommand's) ends with `exit_codes`, laid
+    out as written, so a script's author sees what each exit status means."""
+
+    exit_codes = ""
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.epilog = self.exit_codes
+        return parser
+
+    def subcommand_options(self) -> dict:
+        """Keyword arguments for `add_parser` of each subcommand."""
+        return {"epilog": self.exit_codes, "formatter_class": HelpFormatter}
 
 
 def positive_int(raw: str) -> int:

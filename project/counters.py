@@ -25,7 +25,9 @@ def snapshot() -> tuple[int, int]:
     return getattr(_local, "sql", 0), getattr(_local, "redis", 0)
 
 
-class CountingConnection(redis.connection.Connection):
+class _Counting:
+    """Counts every command a connection sends (mixed into redis-py's connection classes)."""
+
     def send_command(self, *args, **kwargs):
         count_redis(1)
         return super().send_command(*args, **kwargs)
@@ -36,14 +38,9 @@ class CountingConnection(redis.connection.Connection):
         return super().pack_commands(commands)
 
 
-class CountingSentinelConnection(redis.sentinel.SentinelManagedConnection):
+class CountingConnection(_Counting, redis.connection.Connection):
+    pass
+
+
+class CountingSentinelConnection(_Counting, redis.sentinel.SentinelManagedConnection):
     """The same counting for a pool that asks Sentinel where the master is (REDIS_SENTINELS)."""
-
-    def send_command(self, *args, **kwargs):
-        count_redis(1)
-        return super().send_command(*args, **kwargs)
-
-    def pack_commands(self, commands):
-        commands = list(commands)
-        count_redis(len(commands))
-        return super().pack_commands(commands)

@@ -308,3 +308,27 @@ def admin_confirm(client, response, *, twice: bool = False):
     if twice:
         done = client.post("/admin/controlroom/confirm/", fields, follow=True)
     return done
+
+
+def wait_until(predicate, timeout: float, what: str, *, every: float = 0.2, log: Path | None = None):
+    """Poll `predicate` until it returns something true (returned) or `timeout` seconds pass
+    (AssertionError naming `what`, with the tail of `log` when given)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    tail = f":\n{log.read_text()[-3000:]}" if log is not None and log.exists() else ""
+    raise AssertionError(f"not within {timeout}s: {what}{tail}")
+
+
+def admin_browser_login(page, make_user, next_url: str = "/admin/") -> None:
+    """A superuser "boss" logged in through the admin's own login form in a real browser."""
+    boss = make_user("boss")
+    boss.is_staff = boss.is_superuser = True
+    boss.save(update_fields=["is_staff", "is_superuser"])
+    page.goto(f"/admin/login/?next={next_url}")
+    page.fill("input[name=username]", "boss")
+    page.fill("input[name=password]", "surge-pass-123")
+    page.click("input[type=submit]")

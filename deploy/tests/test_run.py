@@ -7,13 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from project.testing import ROOT, child_env, free_port
+from project.testing import ROOT, child_env, free_port, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -41,13 +40,7 @@ def _healthy(url: str) -> bool:
 
 
 def _wait(predicate, timeout: float, what: str, log: Path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not within {timeout}s:\n{log.read_text()[-3000:]}")
+    return wait_until(predicate, timeout, what, log=log)
 
 
 def _web_master(run_pid: int) -> int | None:

@@ -46,13 +46,9 @@ def test_every_page_works_under_the_content_security_policy(page, make_user, liv
     violations: list[str] = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     product, flash, campaign = make_product(), make_flash_product(), make_campaign()
-    admin = make_user("boss")
-    admin.is_staff = admin.is_superuser = True
-    admin.save(update_fields=["is_staff", "is_superuser"])
-    page.goto("/admin/login/")
-    page.fill("input[name=username]", "boss")
-    page.fill("input[name=password]", "surge-pass-123")
-    page.click("input[type=submit]")
+    from project.testing import admin_browser_login
+
+    admin_browser_login(page, make_user)
     page.wait_for_selector("#site-name")
     for path in (
         "/",

@@ -31,13 +31,7 @@ BACK_WITHIN_SECONDS = 15  # beat reloads every 5 s; a grab asks for a reload at 
 
 
 def _until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout}s: {what}")
+    return testing.wait_until(predicate, timeout, what)
 
 
 def _serving_again(campaign_id: int, user_id: int) -> tuple[float, set[int]]:

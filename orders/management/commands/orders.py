@@ -5,7 +5,7 @@ import argparse
 import json
 from datetime import datetime, timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from orders import services
@@ -36,7 +36,8 @@ def aware_datetime(raw: str) -> datetime:
     return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
-class Command(BaseCommand):
+class Command(cli.OperatorCommand):
+    exit_codes = EXIT_CODES
     help = """Orders operations (see `orders <subcommand> --help`):
   flash-create        create a flash-sale product (and --open it); prints its id
   flash-open ID       load a sale's window, limit and stock into Redis
@@ -44,15 +45,9 @@ class Command(BaseCommand):
   reconcile-flash ID  compare a sale's Redis state with the orders in the database (--fix)
   warm-cache          fill the cached first order page of recently active users"""
 
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        kwargs.setdefault("formatter_class", cli.HelpFormatter)
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.epilog = EXIT_CODES
-        return parser
-
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="sub", required=True, metavar="subcommand")
-        extra = {"epilog": EXIT_CODES, "formatter_class": cli.HelpFormatter}
+        extra = self.subcommand_options()
         p = sub.add_parser(
             "flash-create",
             help="Create a flash-sale product and print its id (--open loads it into Redis now).",

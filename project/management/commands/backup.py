@@ -7,7 +7,7 @@ import os
 import time
 from datetime import datetime
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.dateparse import parse_datetime
 
 from project import backup, cli
@@ -35,7 +35,8 @@ def _timestamp(raw: str) -> datetime:
     return value
 
 
-class Command(BaseCommand):
+class Command(cli.OperatorCommand):
+    exit_codes = EXIT_CODES
     help = """pgBackRest backups of the PostgreSQL cluster (a full backup plus the WAL archive:
 restores to any moment the archive covers).
 
@@ -46,12 +47,6 @@ restores to any moment the archive covers).
                                    restore into DIR, replaying WAL up to TIMESTAMP (ISO 8601 with
                                    a zone; default: the end of the archive), then promote.
                                    Starts nothing: see deploy/runbooks/restore.md."""
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        kwargs.setdefault("formatter_class", cli.HelpFormatter)
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.epilog = EXIT_CODES
-        return parser
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True, metavar="{create,list,verify,restore}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from project import cli
 from project.controlroom import stores
@@ -28,16 +28,11 @@ def _detail(store: dict) -> str:
     return f"memory {store.get('memory')} of {limit} ({store.get('maxmemory_policy')}), {aof}"
 
 
-class Command(BaseCommand):
+class Command(cli.OperatorCommand):
+    exit_codes = EXIT_CODES
     help = """Every store (PostgreSQL primary and replica, Redis, the broker and Patroni members when
 configured): whether it answers, its role, replica lag and replay position; then the queue
 families (ready, in flight, dead letters, oldest wait). A table, or --json."""
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        kwargs.setdefault("formatter_class", cli.HelpFormatter)
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.epilog = EXIT_CODES
-        return parser
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")

@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from project import cli, queue
 from project.controlroom import actions, stores
@@ -36,7 +36,8 @@ def _short(item: bytes) -> str:
     return text if len(text) <= EVENT_CHARS else text[:EVENT_CHARS] + "…"
 
 
-class Command(BaseCommand):
+class Command(cli.OperatorCommand):
+    exit_codes = EXIT_CODES
     help = """The reliable queues, for operators and scripts:
   status              every queue family: queues, ready, in flight, dead letters, oldest wait
   inspect NAME        the waiting events, dead letters and consumers of a queue or family
@@ -46,15 +47,9 @@ class Command(BaseCommand):
 NAME is a queue family (e.g. orders.flash) or one queue key (e.g. 'flash:{p7}:queue').
 See `queue <subcommand> --help`."""
 
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        kwargs.setdefault("formatter_class", cli.HelpFormatter)
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.epilog = EXIT_CODES
-        return parser
-
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="sub", required=True, metavar="{status,inspect,replay-dead,set-aside,reap}")
-        extra = {"epilog": EXIT_CODES, "formatter_class": cli.HelpFormatter}
+        extra = self.subcommand_options()
         p = sub.add_parser(
             "status",
             help="Per family: queues, ready, in flight, dead letters, dead consumers, oldest wait. Exit 1 on dead "
