@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 import time
 import uuid
@@ -45,9 +44,6 @@ SOLD_OUT_FLAG_SECONDS = getattr(settings, "ORDERS_SOLD_OUT_FLAG_SECONDS", 3.0)
 # The beat task loads a sale's stock this long before it starts (early buyers then get 425
 # from the script instead of a database lookup).
 FLASH_PRELOAD_SECONDS = getattr(settings, "ORDERS_FLASH_PRELOAD_SECONDS", 300)
-# Test hook only: a pause inside the drain's transaction, so a test can SIGKILL a worker
-# mid-batch. Never set in production.
-_DRAIN_PAUSE_SECONDS = float(os.environ.get("ORDERS_FLASH_DRAIN_PAUSE_SECONDS", "0") or 0)
 
 
 # ---------------------------------------------------------------- errors (the API maps .status)
@@ -637,8 +633,6 @@ def flash_record_batch(queue_key: str, events: list[dict]) -> None:
                 pids = sorted(taken)
                 cursor.execute(_STOCK_UPDATE, [int_array(pids), int_array(taken[p] for p in pids)])
                 _stock_changed(product_ids=pids)
-        if _DRAIN_PAUSE_SECONDS:
-            time.sleep(_DRAIN_PAUSE_SECONDS)
         user_ids = {uid for _oid, uid in created.values()}
         # First after commit: the users' write position, so the refills read fresh rows.
         db_router.remember_writes(user_ids=user_ids)

@@ -43,3 +43,6 @@ LOGGING["root"]["level"] = os.environ.get("SURGE_TEST_LOG_LEVEL", "WARNING")  # 
 # The suite logs in and registers hundreds of users from one address; the throttle's own tests
 # set their limits low.
 LOGIN_RATE_PER_IP = LOGIN_RATE_PER_USERNAME = REGISTER_RATE_PER_IP = "100000/m"
+# A worker a test wants to SIGKILL mid-batch holds its batches uncommitted (project/tests/slow_drain.py).
+if os.environ.get("SURGE_TEST_DRAIN_PAUSE_SECONDS"):
+    CELERY_IMPORTS = ["project.tests.slow_drain"]

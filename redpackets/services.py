@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections import Counter
@@ -51,9 +50,6 @@ GRAB_RATE_WINDOW_MS = settings.REDPACKETS_GRAB_RATE_WINDOW_MS
 # Upper bounds that keep one campaign's Redis load and Lua scripts small.
 MAX_COUNT = settings.REDPACKETS_MAX_COUNT
 MAX_TOTAL_CENTS = settings.REDPACKETS_MAX_TOTAL_CENTS
-# Test hook only: a pause inside the drain's transaction, so a test can SIGKILL a worker
-# mid-batch. Never set in production.
-_DRAIN_PAUSE_SECONDS = float(os.environ.get("REDPACKETS_DRAIN_PAUSE_SECONDS", "0") or 0)
 
 
 # ---------------------------------------------------------------- errors
@@ -505,8 +501,6 @@ def grab_record_batch(queue_key: str, events: list[dict]) -> None:
             ],
             forget_fields=USER_HASH_FIELDS,
         )
-        if _DRAIN_PAUSE_SECONDS:
-            time.sleep(_DRAIN_PAUSE_SECONDS)
 
 
 def grab_queue_keys() -> list[str]:

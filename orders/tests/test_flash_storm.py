@@ -86,7 +86,7 @@ def test_a_worker_killed_mid_batch_changes_nothing_in_the_outcome(celery_worker_
     queue = ReliableQueue(keys.flash_queue(product.pk))
     # Small batches, each holding its transaction open for a while: the kill lands mid-batch.
     slow = celery_worker_factory(
-        "slow", QUEUE_CONSUMER_TTL_SECONDS=2, QUEUE_BATCH_SIZE=20, ORDERS_FLASH_DRAIN_PAUSE_SECONDS=0.6
+        "slow", QUEUE_CONSUMER_TTL_SECONDS=2, QUEUE_BATCH_SIZE=20, SURGE_TEST_DRAIN_PAUSE_SECONDS=0.6
     )
     drain_queues.delay()
     deadline = time.monotonic() + 30

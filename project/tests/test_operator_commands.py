@@ -205,7 +205,7 @@ def test_queue_reap_hands_a_killed_workers_batch_back(celery_worker_factory, mak
         services.flash_buy(user_id=make_user(name).pk, product_id=product.pk)
     queue = ReliableQueue(keys.flash_queue(product.pk))
     # The worker takes the batch and sits inside its transaction: killed there, it never acks.
-    slow = celery_worker_factory("doomed", QUEUE_CONSUMER_TTL_SECONDS=1, ORDERS_FLASH_DRAIN_PAUSE_SECONDS=60)
+    slow = celery_worker_factory("doomed", QUEUE_CONSUMER_TTL_SECONDS=1, SURGE_TEST_DRAIN_PAUSE_SECONDS=60)
     from project.tasks import drain_queues
 
     drain_queues.delay()

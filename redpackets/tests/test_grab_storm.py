@@ -85,7 +85,7 @@ def test_consumers_sigkilled_mid_batch_during_a_storm_lose_and_duplicate_nothing
     queue = ReliableQueue(keys.queue(campaign.pk))
     # Small batches, each holding its transaction open a while: the kills land mid-batch. The
     # reaper hands a dead consumer's batch back after QUEUE_CONSUMER_TTL_SECONDS.
-    slow = {"QUEUE_CONSUMER_TTL_SECONDS": 2, "QUEUE_BATCH_SIZE": 15, "REDPACKETS_DRAIN_PAUSE_SECONDS": 0.4}
+    slow = {"QUEUE_CONSUMER_TTL_SECONDS": 2, "QUEUE_BATCH_SIZE": 15, "SURGE_TEST_DRAIN_PAUSE_SECONDS": 0.4}
     kills = 0
     for i in range(3):
         worker = celery_worker_factory(f"victim{i}", **slow)
