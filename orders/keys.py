@@ -36,6 +36,11 @@ def flash_status(product_id: int) -> str:
     return f"flash:{flash_tag(product_id)}:status"
 
 
+def flash_reload_lock(product_id: int) -> str:
+    """Set while a reload of a live sale Redis lost is asked for (one request per few seconds)."""
+    return f"flash:{flash_tag(product_id)}:reload"
+
+
 def flash_keys(product_id: int) -> list[str]:
     """In the order flash_buy.lua expects them."""
     return [

@@ -94,6 +94,10 @@ class FlashUnconfirmed(OrderError):
     status = 503
 
 
+class FlashReloading(OrderError):
+    status = 503
+
+
 # ---------------------------------------------------------------- cache invalidation
 
 
@@ -305,10 +309,22 @@ def flash_buy(*, user_id: int, product_id: int, quantity: int = 1) -> str:
     now = timezone.now()
     if now >= ends:
         raise FlashEnded("The sale has ended.")
-    raise FlashNotStarted(
-        "The sale has not started yet." if now < starts else "The sale is opening; retry in a moment.",
-        starts_at=starts.isoformat(),
-    )
+    if now < starts:
+        raise FlashNotStarted("The sale has not started yet.", starts_at=starts.isoformat())
+    # Live, but Redis does not hold it (lost in a restart or a failover, or not loaded yet): ask
+    # a worker to load it now (beat's flash_open_due does it anyway) and answer a retry.
+    _request_flash_reload(product_id)
+    raise FlashReloading("The sale is being loaded; retry in a moment.")
+
+
+def _request_flash_reload(product_id: int) -> None:
+    from orders.tasks import flash_open
+
+    try:
+        if get_redis().set(keys.flash_reload_lock(product_id), 1, nx=True, ex=4):
+            flash_open.delay(product_id)
+    except Exception:  # noqa: BLE001 - beat reloads it anyway; the buyer gets a 503 either way
+        logger.warning("reload of flash sale %s not requested", product_id, exc_info=True)
 
 
 def _ms_iso(ms: int) -> str:

@@ -169,3 +169,15 @@ def test_a_flash_buy_and_a_pending_poll_issue_zero_sql(client, make_user, token_
         poll = client.get(f"/api/flash/orders/{res.json()['token']}/", **headers)
     assert (res.status_code, poll.json()["status"]) == (202, "pending")
     assert q.count == 0, q.queries
+
+
+def test_a_live_sale_redis_does_not_hold_answers_503_and_asks_for_a_reload(auth_client):
+    from orders import keys, services
+    from project.redis import get_redis
+
+    product = make_flash_product(starts_in=-60)  # in its window, never loaded (or lost by Redis)
+    res = buy(auth_client, product.pk)
+    assert res.status_code == 503 and res["Retry-After"] and "retry" in res.json()["detail"]
+    assert get_redis().exists(keys.flash_reload_lock(product.pk))  # a worker was asked to load it
+    services.flash_open(product_id=product.pk)  # what that worker does
+    assert buy(auth_client, product.pk).status_code == 202
