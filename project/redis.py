@@ -15,6 +15,7 @@ from pathlib import Path
 
 import hiredis
 import redis
+from django.conf import settings
 from django_redis import get_redis_connection
 from redis._parsers import BaseParser
 from redis.commands.core import Script
@@ -209,8 +210,6 @@ def hot_script_replicated(script: Script, keys: list, args: list) -> tuple[objec
     """`hot_script`, followed in the same round trip by Redis's WAIT for REDIS_WAIT_REPLICAS
     replicas (at most REDIS_WAIT_TIMEOUT_MS). Returns (the script's reply, whether enough
     replicas have its writes). With REDIS_WAIT_REPLICAS = 0 it is `hot_script`, always True."""
-    from django.conf import settings
-
     replicas = settings.REDIS_WAIT_REPLICAS
     if replicas <= 0:
         return hot_script(script, keys, args), True

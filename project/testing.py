@@ -27,31 +27,23 @@ def child_env(**extra) -> dict:
     return env
 
 
+def _celery(log: Path, args: list[str], env: dict) -> subprocess.Popen:
+    """`celery -A project <args>` on the test stores, in its own session, output to `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "project", *args, "--loglevel=INFO"],
+        cwd=ROOT,
+        env=child_env(**env),
+        stdout=open(log, "w"),  # noqa: SIM115 - the process outlives this call
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 class WorkerProcess:
     def __init__(self, tmp_path: Path, name: str, **env):
         self.log = tmp_path / f"celery-{name}.log"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "project",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=1",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"{name}@%h",
-            ],
-            cwd=ROOT,
-            env=child_env(**env),
-            stdout=open(self.log, "w"),  # noqa: SIM115 - the worker outlives this call
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        worker_args = ["--pool=prefork", "--concurrency=1", "--without-gossip", "--without-mingle", "-n", f"{name}@%h"]
+        self.proc = _celery(self.log, ["worker", *worker_args], env)
         try:
             self._wait_ready()
         except Exception:
@@ -88,24 +80,7 @@ class BeatProcess:
 
     def __init__(self, tmp_path: Path, **env):
         self.log = tmp_path / "celery-beat.log"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "project",
-                "beat",
-                "--loglevel=INFO",
-                "--schedule",
-                str(tmp_path / "celerybeat-schedule"),
-            ],
-            cwd=ROOT,
-            env=child_env(**env),
-            stdout=open(self.log, "w"),  # noqa: SIM115 - beat outlives this call
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.proc = _celery(self.log, ["beat", "--schedule", str(tmp_path / "celerybeat-schedule")], env)
         deadline = time.monotonic() + 30
         while "beat: Starting" not in self.log.read_text():
             if self.proc.poll() is not None or time.monotonic() > deadline:

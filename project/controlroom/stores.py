@@ -258,3 +258,12 @@ def verdict(report: dict) -> tuple[str, list[str]]:
     if down:
         return DOWN, down + degraded
     return (DEGRADED, degraded) if degraded else (HEALTHY, [])
+
+
+QUEUE_TABLE_HEADERS = ("family", "queues", "ready", "in flight", "dead letters", "dead consumers", "oldest wait s")
+
+
+def queue_table_rows(report: dict) -> list[tuple]:
+    """queues_status()'s families as table rows (QUEUE_TABLE_HEADERS), for the commands."""
+    keys = ("family", "queues", "depth", "in_flight", "dead_letters", "dead_consumers", "oldest_age_seconds")
+    return [tuple(f[k] for k in keys) for f in report["families"]]

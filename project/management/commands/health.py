@@ -74,28 +74,7 @@ families (ready, in flight, dead letters, oldest wait). A table, or --json."""
         elif queues.get("error"):
             self.stdout.write(f"queues: unreadable ({queues['error']})")
         else:
-            rows = [
-                (
-                    f["family"],
-                    f["queues"],
-                    f["depth"],
-                    f["in_flight"],
-                    f["dead_letters"],
-                    f["dead_consumers"],
-                    f["oldest_age_seconds"],
-                )
-                for f in queues["families"]
-            ]
-            headers = (
-                "queue family",
-                "queues",
-                "ready",
-                "in flight",
-                "dead letters",
-                "dead consumers",
-                "oldest wait s",
-            )
-            self.stdout.write(cli.table(rows, headers))
+            self.stdout.write(cli.table(stores.queue_table_rows(queues), stores.QUEUE_TABLE_HEADERS))
             last = queues.get("last_drain_seconds_ago")
             self.stdout.write("last drain: never" if last is None else f"last drain: {last}s ago")
         self.stdout.write("")

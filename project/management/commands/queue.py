@@ -100,20 +100,7 @@ See `queue <subcommand> --help`."""
         if opts["json"]:
             self.stdout.write(json.dumps(report, indent=2))
         else:
-            rows = [
-                (
-                    f["family"],
-                    f["queues"],
-                    f["depth"],
-                    f["in_flight"],
-                    f["dead_letters"],
-                    f["dead_consumers"],
-                    f["oldest_age_seconds"],
-                )
-                for f in report["families"]
-            ]
-            headers = ("family", "queues", "ready", "in flight", "dead letters", "dead consumers", "oldest wait s")
-            self.stdout.write(cli.table(rows, headers))
+            self.stdout.write(cli.table(stores.queue_table_rows(report), stores.QUEUE_TABLE_HEADERS))
             last = report["last_drain_seconds_ago"]
             self.stdout.write(
                 "last drain: never (no worker has drained yet)" if last is None else f"last drain: {last}s ago"
