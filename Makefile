@@ -32,6 +32,7 @@ status:
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) deploy/devstack.py down; else $(PYTHON) deploy/devstack.py down; fi
+	@if [ -d .devstack-ha ]; then SURGE_DEVSTACK_DIR=.devstack-ha $(PYTHON) deploy/devstack.py down; fi
 
 migrate: up
 	$(PY) manage.py migrate --noinput
@@ -54,7 +55,7 @@ fmt: venv
 test: up
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) deploy/testrun.py $(PYTEST_ARGS)
 
 bench: migrate
 	$(PY) manage.py collectstatic --noinput -v 0
@@ -68,4 +69,4 @@ loadtest-ui: migrate
 	$(PY) -m loadtest.bench --ui
 
 clean: stop
-	rm -rf .devstack staticfiles
+	rm -rf .devstack .devstack-ha staticfiles

@@ -278,9 +278,29 @@ def page(browser, live_server):
     context.close()
 
 
+# The failover drills: `make test` runs them beside the main suite, on a dev stack of their own
+# (deploy/testrun.py), because they mostly wait on a store to fail over and they stop stores.
+ROOT = Path(__file__).resolve().parent
+HA_MODULES = {
+    "project/tests/test_database_unavailable.py",
+    "project/tests/test_redis_sentinel.py",
+    "redpackets/tests/test_redis_lost.py",
+}
+
+
+def _module(item) -> str:
+    try:
+        return item.path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return ""
+
+
 def pytest_collection_modifyitems(items):
-    """Every DB test may use both aliases (the replica mirrors the primary in tests)."""
+    """Every DB test may use both aliases (the replica mirrors the primary in tests); the
+    failover drills carry the `ha` marker."""
     for item in items:
+        if _module(item) in HA_MODULES or item.get_closest_marker("patroni"):
+            item.add_marker(pytest.mark.ha)
         marker = item.get_closest_marker("django_db")
         fixtures = set(getattr(item, "fixturenames", ()))
         if marker is None and fixtures & {"db", "transactional_db", "live_server"}:

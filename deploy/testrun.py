@@ -1,0 +1,197 @@
+"""`make test`: the whole suite in two tiers that run side by side.
+
+The failover drills (marker `ha`) spend most of their time waiting for a store to fail over,
+so they run beside the main suite on a dev stack of their own (`.devstack-ha`: its own
+PostgreSQL pair, Redis and ports), which also keeps their stops and kills away from the main
+suite's stores. The main tier streams to the terminal; the drill tier writes its log to
+`.devstack-ha/pytest.log`, reports progress every minute and prints its summary (its whole
+log when it fails) at the end. With PYTEST_ARGS set, only that one pytest run happens, on the
+main stack, as before.
+
+    python deploy/testrun.py [pytest args ...]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HA_DIR = ROOT / ".devstack-ha"
+PROGRESS_EVERY_SECONDS = 60
+
+
+@dataclass
+class Tier:
+    name: str
+    runs: list[tuple[str, list[str], dict[str, str]]]  # (label, pytest args, extra env)
+    env: dict[str, str] = field(default_factory=dict)
+    log: Path | None = None  # None: stream to the terminal
+
+
+def _stack_base(stack_dir: Path) -> int | None:
+    ports = stack_dir / "ports.json"
+    return int(json.loads(ports.read_text())["base"]) if ports.exists() else None
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _drill_port_base() -> str:
+    """The drill stack's block: remembered once chosen, else the first free one that is not the
+    main stack's (which may be down yet remembered)."""
+    remembered = _stack_base(HA_DIR)
+    if remembered is not None:
+        return str(remembered)
+    main = _stack_base(Path(os.environ.get("SURGE_DEVSTACK_DIR", ROOT / ".devstack"))) or 25430
+    for base in range(main + 50, 32400, 100):
+        if all(_free(base + off) for off in (2, 3, 9, *range(20, 26))):
+            return str(base)
+    sys.exit("testrun: no free block of loopback ports for the drill stack")
+
+
+def tiers() -> list[Tier]:
+    ha_env = {"SURGE_DEVSTACK_DIR": str(HA_DIR), "SURGE_DEVSTACK_PORT_BASE": _drill_port_base()}
+    return [
+        Tier("main", [("main", ["-m", "not ha"], {})]),
+        Tier("ha", [("drills", ["-m", "ha"], {})], env=ha_env, log=HA_DIR / "pytest.log"),
+    ]
+
+
+def _pytest(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "pytest", *args]
+
+
+def _last_progress(log: Path) -> str:
+    try:
+        tail = log.read_bytes()[-4000:].decode(errors="replace")
+    except FileNotFoundError:
+        return "starting"
+    found = re.findall(r"\[\s*(\d+)%\]", tail)
+    return f"{found[-1]}%" if found else "starting"
+
+
+class Runner:
+    def __init__(self, tiers: list[Tier]):
+        self.tiers = tiers
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.results: dict[str, list[tuple[str, int]]] = {t.name: [] for t in tiers}
+        self.pending: dict[str, list] = {t.name: list(t.runs) for t in tiers}
+        self.current: dict[str, str] = {}
+        self.started = time.monotonic()
+
+    def _env(self, tier: Tier, extra: dict[str, str]) -> dict[str, str]:
+        return {**os.environ, **tier.env, **extra}
+
+    def _start_next(self, tier: Tier) -> bool:
+        if not self.pending[tier.name]:
+            return False
+        label, args, extra = self.pending[tier.name].pop(0)
+        cmd = _pytest(args)
+        out = None
+        if tier.log is not None:
+            tier.log.parent.mkdir(parents=True, exist_ok=True)
+            out = open(tier.log, "a")  # noqa: SIM115  the child holds it; closed with the process
+            out.write(f"\n===== {label}: {shlex.join(cmd)}\n")
+            out.flush()
+            print(f"[{tier.name}] {label}: started (log: {tier.log.relative_to(ROOT)})", flush=True)
+        self.procs[tier.name] = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=self._env(tier, extra),
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
+        )
+        self.current[tier.name] = label
+        return True
+
+    def prepare(self) -> None:
+        for tier in self.tiers:
+            if tier.log is None:
+                continue
+            tier.log.unlink(missing_ok=True)
+            env = self._env(tier, {})
+            up = subprocess.run([sys.executable, "deploy/devstack.py", "up"], cwd=ROOT, env=env)
+            if up.returncode != 0:
+                sys.exit(f"[{tier.name}] its dev stack did not start")
+
+    def run(self) -> int:
+        self.prepare()
+        for tier in self.tiers:
+            self._start_next(tier)
+        last_note = time.monotonic()
+        while self.procs:
+            time.sleep(1)
+            for tier in self.tiers:
+                proc = self.procs.get(tier.name)
+                if proc is None or proc.poll() is None:
+                    continue
+                label = self.current[tier.name]
+                self.results[tier.name].append((label, proc.returncode))
+                del self.procs[tier.name]
+                self._report(tier, label, proc.returncode)
+                self._start_next(tier)
+            if time.monotonic() - last_note >= PROGRESS_EVERY_SECONDS:
+                last_note = time.monotonic()
+                for tier in self.tiers:
+                    if tier.log is not None and tier.name in self.procs:
+                        print(f"[{tier.name}] {self.current[tier.name]}: {_last_progress(tier.log)}", flush=True)
+        return self._summary()
+
+    def _report(self, tier: Tier, label: str, code: int) -> None:
+        if tier.log is None:
+            return
+        text = tier.log.read_text(errors="replace")
+        section = text.rsplit("\n===== ", 1)[-1]
+        lines = section.splitlines()
+        shown = lines if code != 0 else [ln for ln in lines[-40:] if ln.startswith(("SKIPPED", "XFAIL", "="))]
+        print(f"[{tier.name}] {label}: {'passed' if code == 0 else f'FAILED (exit {code})'}", flush=True)
+        for line in shown:
+            print(f"[{tier.name}] {line}")
+        sys.stdout.flush()
+
+    def _summary(self) -> int:
+        minutes = (time.monotonic() - self.started) / 60
+        failed = [(t, label, code) for t, runs in self.results.items() for label, code in runs if code != 0]
+        for tier, label, code in failed:
+            print(f"FAILED: tier {tier}, {label} (exit {code})")
+        print(f"all tiers {'passed' if not failed else 'done, with failures'} in {minutes:.1f} min")
+        return 1 if failed else 0
+
+    def stop(self, *_):
+        for proc in self.procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        sys.exit(130)
+
+
+def main(argv: list[str]) -> int:
+    if argv:
+        return subprocess.call(_pytest(argv), cwd=ROOT)
+    runner = Runner(tiers())
+    signal.signal(signal.SIGINT, runner.stop)
+    signal.signal(signal.SIGTERM, runner.stop)
+    return runner.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
