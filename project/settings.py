@@ -446,9 +446,6 @@ ORDERS_SOLD_OUT_FLAG_SECONDS = env.float("ORDERS_SOLD_OUT_FLAG_SECONDS", default
 ORDERS_FLASH_PRELOAD_SECONDS = env.int("ORDERS_FLASH_PRELOAD_SECONDS", default=300)
 ORDERS_FLASH_KEYS_GRACE_SECONDS = env.int("ORDERS_FLASH_KEYS_GRACE_SECONDS", default=86400)
 
-# The load harness's naive baselines and bare views under /api/bench/ (never on in production).
-BENCH_BASELINES = env.bool("BENCH_BASELINES", default=False)
-
 # Control room (admin): how old its shared snapshot may get; Alertmanager and Patroni to ask.
 CONTROLROOM_REFRESH_SECONDS = env.float("CONTROLROOM_REFRESH_SECONDS", default=2.0)
 ALERTMANAGER_URL = env.str("ALERTMANAGER_URL", default="")

@@ -29,7 +29,6 @@ if os.environ.get("SURGE_TEST_REAL_REPLICA") != "1":
     DATABASES["replica"]["OPTIONS"] = dict(DATABASES["default"].get("OPTIONS", {}))
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("SURGE_TEST_DB", "test_surge")
 
-BENCH_BASELINES = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES}  # noqa: F405
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}

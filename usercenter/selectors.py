@@ -220,7 +220,7 @@ def me_get(*, user_id: int) -> dict:
 
 
 def me_from_db(*, user_id: int) -> dict:
-    """The same document straight from the database (the Redis-down path and the benchmark)."""
+    """The same document straight from the database (the Redis-down path)."""
     fields, _ = _load_groups(user_id, USER_HASH_GROUPS)
     return _me_out(user_id, fields)
 
@@ -291,8 +291,6 @@ home_cache = TwoLevelCache(
     lock_seconds=30,
     wait_seconds=3.0,
 )
-# The load harness's "L2 only" baseline: the same document without the process-local level.
-home_cache_l2only = TwoLevelCache("home.l2only", l1_seconds=0, soft_seconds=30, hard_seconds=3600, lock_seconds=30)
 
 
 def _announcement_dict(a: dict) -> dict:
@@ -332,7 +330,7 @@ def home_document_build() -> dict:
 
 
 def home_document_fresh() -> dict:
-    """A new document from the database, nothing cached (the "no cache" baseline uses this)."""
+    """A new document from the database, nothing cached."""
     now = timezone.now()
     return {
         "version": int(time.time() * 1000),
@@ -353,10 +351,6 @@ def _home_document_stored() -> dict | None:
 def home_document() -> dict:
     """L1 (this process, seconds) -> L2 (Redis) -> the database behind a single-flight lock."""
     return home_cache.get_or_compute(HOME_KEY, home_document_build)
-
-
-def home_document_l2only() -> dict:
-    return home_cache_l2only.get_or_compute(HOME_KEY, home_document_build)
 
 
 _rendered_lock = threading.Lock()
