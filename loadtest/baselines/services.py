@@ -12,7 +12,7 @@ from django.utils import timezone
 from orders import services as order_services
 from orders.models import Order, Product
 from redpackets.models import Campaign, Grab
-from redpackets.services import GRAB_KIND, USER_HASH_FIELDS, GrabResult
+from redpackets.services import GRAB_KIND, GrabResult
 from signin import rules as signin_rules
 from signin import services as signin_services
 from usercenter import services as usercenter_services
@@ -56,7 +56,7 @@ def grab_naive(*, user_id: int, campaign_id: int) -> GrabResult:
             user_id=user_id, kind=GRAB_KIND, reference=f"rp:{campaign_id}:{user_id}", amount_cents=amount
         )
         transaction.on_commit(
-            lambda: usercenter_services.user_hash_forget(user_id=user_id, fields=USER_HASH_FIELDS), using="default"
+            lambda: usercenter_services.user_fields_invalidate(user_id=user_id, group="grabs"), using="default"
         )
     return GrabResult(200, {"amount_cents": amount, "packet_id": campaign_id})
 
