@@ -209,3 +209,8 @@ def flash_token_status(*, token: str, user_id: int) -> dict | None:
     if order_id:
         return {"token": token, "status": "created", "order_id": order_id}
     return None
+
+
+def user_center_fields(*, user_id: int) -> dict:
+    """The orders' field group of the user center's hash."""
+    return {"orders_count": order_count(user_id=user_id)}

@@ -130,7 +130,7 @@ def _orders_written(*, user_ids) -> None:
 
     def forget():
         order_list_forget(user_ids=user_ids)
-        usercenter_services.user_hash_forget_many(user_ids=user_ids, fields=["orders_count"])
+        usercenter_services.user_fields_invalidate_many(user_ids=user_ids, group="orders")
 
     transaction.on_commit(forget, using="default")
 

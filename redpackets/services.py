@@ -460,7 +460,7 @@ def grab_record_batch(queue_key: str, events: list[dict]) -> None:
                 {"user_id": u, "kind": GRAB_KIND, "reference": f"rp:{c}:{u}", "amount_cents": a}
                 for (c, u), (a, _t) in items
             ],
-            forget_fields=USER_HASH_FIELDS,
+            forget_fields=usercenter_services.user_fields(group="grabs"),
         )
 
 

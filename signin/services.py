@@ -164,7 +164,7 @@ def signin_cache_repair(*, limit: int = REPAIR_BATCH_SIZE) -> int:
         logger.info("sign-in cache repair postponed: Redis still unavailable")
         return 0
     SignIn.objects.filter(pk__in=[r[0] for r in rows]).update(cache_synced=True)
-    usercenter_services.user_hash_forget_many(user_ids={r[1] for r in rows}, fields=["streak", "signed_today"])
+    usercenter_services.user_fields_invalidate_many(user_ids={r[1] for r in rows}, group="signin")
     return len(rows)
 
 
@@ -190,7 +190,7 @@ def signin_cache_rebuild(
             pipe.set(rules.bitmap_key(uid, year, month), rules.bitmap_bytes(days[uid]), ex=rules.BITMAP_TTL_SECONDS)
             pipe.delete(rules.state_key(uid))
         pipe.execute()
-        usercenter_services.user_hash_forget_many(user_ids=chunk, fields=["streak", "signed_today"])
+        usercenter_services.user_fields_invalidate_many(user_ids=chunk, group="signin")
         if progress:
             progress(min(start + len(chunk), len(users)), len(users))
     return len(users)
