@@ -78,8 +78,8 @@ def flash_buy(request, product_id: int):
         if data is None:
             return error(400, "The body must be a JSON object.")
         quantity = data.get("quantity", 1)
-        # The hot path: a plain whole number in range skips DRF (~6% of the request's CPU);
-        # anything else goes through the serializer, which converts it or says what is wrong.
+        # A plain whole number in range skips DRF's serializer, the dearest step of the request;
+        # anything else goes through it, which converts it or says what is wrong.
         if type(quantity) is not int or not _QUANTITY_MIN <= quantity <= _QUANTITY_MAX:
             form = FlashBuyIn(data=data)
             if not form.is_valid():

@@ -8,9 +8,9 @@ per request as counted by the server.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 
+from django.conf import settings
 from django.db.backends.signals import connection_created
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
@@ -112,12 +112,12 @@ class StoreCollector:
 
 
 _store_collector = StoreCollector()
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+if not settings.PROMETHEUS_MULTIPROC_DIR:
     DEFAULT_REGISTRY.register(_store_collector)
 
 
 def render_latest() -> bytes:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         registry.register(_store_collector)

@@ -76,9 +76,9 @@ class BearerTokenMiddleware:
                     headers={"WWW-Authenticate": 'Bearer realm="api"'},
                 )
             request.user = TokenUser(user_id)
-            request._surge_token_user_id = user_id
+            request.surge_token_user_id = user_id
             # Token clients send no cookies, so there is no cross-site request to forge.
-            request._dont_enforce_csrf_checks = True
+            request._dont_enforce_csrf_checks = True  # noqa: SLF001  the flag Django's CSRF middleware reads
         return self.get_response(request)
 
 
@@ -86,8 +86,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     """DRF side of the middleware above (which already checked the token)."""
 
     def authenticate(self, request):
-        django_request = request._request
-        if getattr(django_request, "_surge_token_user_id", None):
+        django_request = request._request  # noqa: SLF001  DRF's documented handle on the HttpRequest
+        if getattr(django_request, "surge_token_user_id", None):
             return (django_request.user, None)
         if bearer_token(django_request) is not None:
             raise exceptions.AuthenticationFailed("Invalid or expired token.")

@@ -30,7 +30,7 @@ def make_token(user_id: int) -> str:
 
 # Tokens whose signature this process has checked: (token, keys) -> (user id, token hash,
 # signed at), or None for a bad signature. The HMAC and the SHA-256 then run once per token per
-# process, not on every request (~13 us of the ~14 us a check costs); the age and the revoked
+# process, not on every request (nearly all of a check's cost); the age and the revoked
 # list are still checked on every request. Keyed by the signing keys too, so a rotation (or a
 # fallback key dropped) takes effect at once. Only token-sized strings are remembered.
 _SIGNED_CACHE_SIZE = 4096

@@ -84,8 +84,8 @@ def user_cache_key(user_id: int) -> str:
 def _user_from_fields(fields: dict):
     user = get_user_model()(**fields)
     # A row loaded from the database as far as Django can tell (Model._state is its public hook).
-    user._state.adding = False  # noqa: SLF001
-    user._state.db = "default"  # noqa: SLF001
+    user._state.adding = False  # noqa: SLF001  Model._state: a row loaded from the database, as Django marks one
+    user._state.db = "default"  # noqa: SLF001  Model._state: a row loaded from the database, as Django marks one
     return user
 
 

@@ -212,9 +212,9 @@ def test_a_checked_signature_is_remembered_but_age_and_revocation_are_checked_ev
     token = token_for(user)
     auth.revoked.refresh(force=True)
     assert auth.verify_token(token) == user.pk
-    hits = auth._signed.cache_info().hits
+    hits = auth._signed.cache_info().hits  # noqa: SLF001  the process-local cache under test
     assert auth.verify_token(token) == user.pk
-    assert auth._signed.cache_info().hits == hits + 1  # no HMAC the second time
+    assert auth._signed.cache_info().hits == hits + 1  # noqa: SLF001  no HMAC the second time
     # Revoked after it was remembered: refused.
     with django_capture_on_commit_callbacks(execute=True):
         services.token_revoke(raw=token)
@@ -229,6 +229,6 @@ def test_a_checked_signature_is_remembered_but_age_and_revocation_are_checked_ev
 def test_a_forged_or_oversized_token_is_refused_and_oversized_ones_are_not_remembered(user, token_for):
     token = token_for(user)
     assert auth.verify_token(token[:-2] + ("AA" if not token.endswith("AA") else "BB")) is None
-    size = auth._signed.cache_info().currsize
+    size = auth._signed.cache_info().currsize  # noqa: SLF001  the process-local cache under test
     assert auth.verify_token(token + "x" * 300) is None
-    assert auth._signed.cache_info().currsize == size
+    assert auth._signed.cache_info().currsize == size  # noqa: SLF001  the process-local cache under test
