@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from project.testing import GunicornProcess, WorkerProcess, child_env  # noqa: F401
+from project.testing import GunicornProcess, WorkerProcess, child_env  # noqa: F401  re-exported for the apps' tests
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
 # around it are still plain synchronous calls.

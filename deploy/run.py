@@ -73,6 +73,9 @@ def main() -> int:
         print(f"run: {BIND} is already in use (another `make run`?). Stop it or set GUNICORN_BIND.", file=sys.stderr)
         return 1
     url = f"http://{BIND}"
+    # The terminal shows warnings and errors only: a line per request or per beat tick would bury them.
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("GUNICORN_LOGLEVEL", "warning")
     print(
         "\n"
         "  Surge is starting (web, worker, beat). Ctrl-C stops them; one that exits is restarted.\n\n"
@@ -81,7 +84,8 @@ def main() -> int:
         f"  Control room {url}/admin/controlroom/\n"
         f"  Demo user    {url}/login/        login: demo / demo-pass-123\n"
         f"  API schema   {url}/api/schema/\n"
-        f"  Health       {url}/readyz   Metrics {url}/metrics\n",
+        f"  Health       {url}/readyz   Metrics {url}/metrics\n\n"
+        "  Below: the warnings and errors of the three processes.\n",
         flush=True,
     )
     venv_bin = str(Path(sys.executable).parent)

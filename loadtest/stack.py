@@ -176,12 +176,12 @@ class BenchStack:
             "SURGE_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(40),
             "DEBUG": "false",
-            "BENCH_BASELINES": "1",
             # The harness talks plain HTTP to gunicorn on loopback (TLS is the edge's job).
             "SECURE_SSL_REDIRECT": "false",
             "SECURE_HSTS_SECONDS": "0",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DJANGO_SETTINGS_MODULE": "project.settings",
+            # The product's settings plus the baselines app and its /api/bench/ URLs.
+            "DJANGO_SETTINGS_MODULE": "loadtest.settings_bench",
             "DATABASE_URL": self.primary_url,
             "DATABASE_REPLICA_URL": self.replica_url,
             "REDIS_URL": self.redis_url,

@@ -9,9 +9,18 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self):
-        from orders import controlroom, services
+        from orders import controlroom, selectors, services
         from project.celery import add_beat
+        from usercenter import registry
 
+        registry.register_field_group(
+            "orders",
+            fields=("orders_count",),
+            load=selectors.user_center_fields,
+            app="orders",
+            clear=("orders page 1", lambda user_id: services.order_list_forget(user_ids=[user_id])),
+        )
+        registry.register_home_section("products", load=selectors.hot_products)
         services.register_queues()
         add_beat("orders-flash-open-due", "orders.tasks.flash_open_due", FLASH_OPEN_BEAT_SECONDS)
         controlroom.register()

@@ -25,7 +25,7 @@ PRODUCT_PAGE_SIZE = 24
 # Deepest page of a list (orders, products): deeper offsets are a scan nobody pages to.
 MAX_PAGE = 10_000
 # Page 1 lives this long without a write (10% jitter so keys filled together expire apart).
-PAGE1_TTL_SECONDS = getattr(settings, "ORDERS_PAGE1_TTL_SECONDS", 600)
+PAGE1_TTL_SECONDS = settings.ORDERS_PAGE1_TTL_SECONDS
 PAGE1_TTL_JITTER = 0.1
 
 # Store the freshly read page only if no invalidation happened since we read the generation:
@@ -209,3 +209,8 @@ def flash_token_status(*, token: str, user_id: int) -> dict | None:
     if order_id:
         return {"token": token, "status": "created", "order_id": order_id}
     return None
+
+
+def user_center_fields(*, user_id: int) -> dict:
+    """The orders' field group of the user center's hash."""
+    return {"orders_count": order_count(user_id=user_id)}

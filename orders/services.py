@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
-from django.db.models import F, Max, Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from orders import keys, selectors
@@ -130,7 +130,7 @@ def _orders_written(*, user_ids) -> None:
 
     def forget():
         order_list_forget(user_ids=user_ids)
-        usercenter_services.user_hash_forget_many(user_ids=user_ids, fields=["orders_count"])
+        usercenter_services.user_fields_invalidate_many(user_ids=user_ids, group="orders")
 
     transaction.on_commit(forget, using="default")
 
@@ -329,40 +329,6 @@ def _request_flash_reload(product_id: int) -> None:
 
 def _ms_iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.get_current_timezone()).isoformat()
-
-
-def flash_buy_naive(*, user_id: int, product_id: int, quantity: int = 1) -> dict:
-    """The load harness's baseline: the whole flash buy in the request, serialized on the
-    product row (SELECT ... FOR UPDATE). Correct, and as slow as one row lock allows."""
-    with transaction.atomic(using="default"):
-        product = Product.objects.select_for_update().filter(pk=product_id, is_active=True).first()
-        if product is None or not product.is_flash:
-            raise NotAFlashProduct("No flash sale for this product.")
-        state = product.flash_state()
-        if state == "upcoming":
-            raise FlashNotStarted("The sale has not started yet.")
-        if state == "ended":
-            raise FlashEnded("The sale has ended.")
-        bought = sum(
-            Order.objects.filter(user_id=user_id, product_id=product_id, source=Order.Source.FLASH).values_list(
-                "quantity", flat=True
-            )
-        )
-        if bought + quantity > product.flash_per_user_limit:
-            raise FlashLimitReached("You have reached the per-user limit for this sale.", bought=bought)
-        if product.stock < quantity:
-            raise FlashSoldOut("Sold out.")
-        Product.objects.filter(pk=product_id).update(stock=F("stock") - quantity)
-        order = Order.objects.create(
-            user_id=user_id,
-            product_id=product_id,
-            quantity=quantity,
-            amount_cents=product.price_cents * quantity,
-            source=Order.Source.FLASH,
-            token=f"naive-{uuid.uuid4().hex}",
-        )
-        _orders_written(user_ids=[user_id])
-    return {"id": order.pk, "product_id": product_id, "quantity": quantity, "amount_cents": order.amount_cents}
 
 
 # ---------------------------------------------------------------- flash sale: open

@@ -20,8 +20,3 @@ api_urls = [
     path("products/<int:product_id>/", api.ProductDetailApi.as_view(), name="api-product-detail"),
     path("flash/orders/<str:token>/", api.flash_order_status, name="api-flash-order-status"),
 ]
-
-bench_urls = [
-    path("orders/nocache/", api.bench_orders_nocache, name="bench-orders-nocache"),
-    path("orders/flash-naive/<int:product_id>/buy/", api.bench_flash_naive, name="bench-flash-naive"),
-]

@@ -100,7 +100,7 @@ def wrote_in_request() -> bool:
 
 def _request_user_id(request) -> int | None:
     """The user behind a request without loading it: the verified token, or the session's."""
-    user_id = getattr(request, "_surge_token_user_id", None)
+    user_id = getattr(request, "surge_token_user_id", None)
     if user_id:
         return int(user_id)
     session = getattr(request, "session", None)
@@ -432,7 +432,7 @@ class ReadYourWritesMiddleware:
 
     def _remember_write(self, request, response) -> None:
         seconds = settings.READ_YOUR_WRITES_SECONDS
-        user_id = getattr(request, "_surge_token_user_id", None)
+        user_id = getattr(request, "surge_token_user_id", None)
         if user_id:
             from project.redis import RedisUnavailable, get_redis
 

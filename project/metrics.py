@@ -8,8 +8,9 @@ per request as counted by the server.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable, Iterable
 
+from django.conf import settings
 from django.db.backends.signals import connection_created
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
@@ -75,33 +76,48 @@ class RequestMetricsMiddleware:
         return response
 
 
+def queue_depth_families(depths: Callable[[], dict[str, int]]):
+    """`surge_queue_depth` from `depths()` (project.queue.depths: one LLEN pipeline)."""
+    depth = GaugeMetricFamily("surge_queue_depth", "Events waiting per reliable queue family", labels=["queue"])
+    try:
+        for name, n in depths().items():
+            depth.add_metric([name], n)
+    except Exception:  # noqa: BLE001, S110 - Redis down: no depth, the scrape still answers
+        pass
+    yield depth
+
+
+def replica_families(status: Callable[[], dict]):
+    """The router's replica view from `status()` (project.db_router.replica_status)."""
+    current = status()
+    yield GaugeMetricFamily("surge_replica_lag_seconds", "Replica replay lag seen by the router", value=current["lag"])
+    yield GaugeMetricFamily("surge_replica_ok", "1 while reads go to the replica", value=int(current["ok"]))
+
+
+# Gauges read at scrape time, registered by ProjectConfig.ready(): this module imports neither the
+# queue nor the router (the queue imports this one to count its events).
+_scrape_sources: dict[str, Callable[[], Iterable]] = {}
+
+
+def register_scrape_source(name: str, source: Callable[[], Iterable]) -> None:
+    _scrape_sources[name] = source
+
+
 class StoreCollector:
-    """Read at scrape time: queue depths (one LLEN pipeline) and the router's replica view."""
+    """Read at scrape time: every registered source's gauges."""
 
     def collect(self):
-        from project import db_router, queue
-
-        depth = GaugeMetricFamily("surge_queue_depth", "Events waiting per reliable queue family", labels=["queue"])
-        try:
-            for name, n in queue.depths().items():
-                depth.add_metric([name], n)
-        except Exception:  # noqa: BLE001, S110 - Redis down: no depth, the scrape still answers
-            pass
-        yield depth
-        status = db_router.replica_status()
-        yield GaugeMetricFamily(
-            "surge_replica_lag_seconds", "Replica replay lag seen by the router", value=status["lag"]
-        )
-        yield GaugeMetricFamily("surge_replica_ok", "1 while reads go to the replica", value=int(status["ok"]))
+        for source in list(_scrape_sources.values()):
+            yield from source()
 
 
 _store_collector = StoreCollector()
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+if not settings.PROMETHEUS_MULTIPROC_DIR:
     DEFAULT_REGISTRY.register(_store_collector)
 
 
 def render_latest() -> bytes:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         registry.register(_store_collector)

@@ -472,7 +472,7 @@ def _add_consumers(consumers: dict[str, Consumer], stopped: set[str], cid: str) 
             queue = ReliableQueue(key, name=family.name)
             try:
                 queue.reap()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001  one queue's failure must not stop the others' drain
                 logger.warning("queue %s: reaper failed; drain stopped for this round", key, exc_info=True)
                 stopped.add(key)
                 continue

@@ -358,9 +358,8 @@ FUNCTION_VIEWS: dict[str, type[_Stub]] = {
     "orders.api.flash_order_status": FlashStatusStub,
     "redpackets.api.grab": GrabStub,
 }
-# Not part of the client contract: the load harness's baselines (mounted only with
-# BENCH_BASELINES) and the schema's own views.
-EXCLUDED_PREFIXES = ("/api/bench/", "/api/schema/", "/api/docs/")
+# Not part of the client contract: the schema's own views.
+EXCLUDED_PREFIXES = ("/api/schema/", "/api/docs/")
 
 
 def _function_view_endpoints(patterns, prefix: str = "") -> list[tuple]:

@@ -27,7 +27,7 @@ class SessionStore(CachedDbSessionStore):
         data = self.decode(s.session_data)
         try:
             self._cache.set(self.cache_key, data, self.get_expiry_age(expiry=s.expire_date))
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001  any cache failure: the database copy still serves the session
             logger.warning("session not re-cached: cache unavailable")
         return data
 
@@ -46,6 +46,6 @@ class SessionStore(CachedDbSessionStore):
             session_key = self.session_key
         try:
             self._cache.delete(self.cache_key_prefix + session_key)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001  any cache failure: the database row is deleted anyway
             logger.warning("session not dropped from the cache: cache unavailable")
         super(CachedDbSessionStore, self).delete(session_key)

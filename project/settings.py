@@ -261,10 +261,9 @@ CELERY_BEAT_SCHEDULE: dict = {}  # filled by project.celery from each app's BEAT
 QUEUE_BATCH_SIZE = env.int("QUEUE_BATCH_SIZE", default=500)
 QUEUE_CONSUMER_TTL_SECONDS = env.int("QUEUE_CONSUMER_TTL_SECONDS", default=30)
 # During a storm the drain waits this long after a batch smaller than QUEUE_BATCH_SIZE before
-# taking the next, so batches grow with the event rate (each batch has a fixed cost). 0 = off.
-# 300 rather than 100: fewer drain rounds cutting into the web tier's CPU during a storm; the
-# grab's p99 fell from 92-110 to 80-81 ms in the bench (loadtest/RESULTS.md). Rows land up to
-# that much later; the answer was given long before.
+# taking the next, so batches grow with the event rate (each batch has a fixed cost) and the
+# drain takes less CPU from the web tier during a storm. Rows land up to that much later; the
+# answer was given long before. 0 = off.
 QUEUE_LINGER_MS = env.int("QUEUE_LINGER_MS", default=300)
 
 # ---------------------------------------------------------------- REST framework
@@ -389,6 +388,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"beat_due_tasks": {"()": "project.logfilters.BeatDueTaskFilter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         # The newest errors of every process, for the admin control room's "last errors".
@@ -401,6 +401,8 @@ LOGGING = {
         # The queue drain runs every second; one line per run would drown the worker's log.
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
+        # Beat sends the drain every second and the 5 s jobs; a line for each hides the rest.
+        "celery.beat": {"filters": ["beat_due_tasks"]},
     },
 }
 
@@ -429,6 +431,8 @@ HOME_REBUILD_DEBOUNCE_SECONDS = env.int("HOME_REBUILD_DEBOUNCE_SECONDS", default
 STATICGEN_DEBOUNCE_SECONDS = env.float("STATICGEN_DEBOUNCE_SECONDS", default=2.0)
 STATICGEN_SITE_URL = env.str("STATICGEN_SITE_URL", default="http://localhost:8000")
 STATICGEN_RENDER_HOST = env.str("STATICGEN_RENDER_HOST", default="")
+# Cache-Control per content type ("application/json": "..."), over staticgen.registry's defaults.
+STATICGEN_CACHE_CONTROL: dict[str, str] = {}
 
 # Red packets: grab attempts per user per packet per window (0 = off); how long a finished
 # campaign's Redis keys linger; the largest campaign an operator may create.
@@ -446,13 +450,14 @@ ORDERS_SOLD_OUT_FLAG_SECONDS = env.float("ORDERS_SOLD_OUT_FLAG_SECONDS", default
 ORDERS_FLASH_PRELOAD_SECONDS = env.int("ORDERS_FLASH_PRELOAD_SECONDS", default=300)
 ORDERS_FLASH_KEYS_GRACE_SECONDS = env.int("ORDERS_FLASH_KEYS_GRACE_SECONDS", default=86400)
 
-# The load harness's naive baselines and bare views under /api/bench/ (never on in production).
-BENCH_BASELINES = env.bool("BENCH_BASELINES", default=False)
-
 # Control room (admin): how old its shared snapshot may get; Alertmanager and Patroni to ask.
 CONTROLROOM_REFRESH_SECONDS = env.float("CONTROLROOM_REFRESH_SECONDS", default=2.0)
 ALERTMANAGER_URL = env.str("ALERTMANAGER_URL", default="")
 PATRONI_URLS = env.list("PATRONI_URLS", default=[])
+
+# Set (deploy/ and the gunicorn config do) when several processes share one /metrics: each
+# writes its counters to files there and a scrape sums them.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # Backups (`manage.py backup`): how this host runs pgBackRest (it must reach the repository and,
 # for create/verify, the database host), and the stanza naming the cluster in the repository.

@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from project.settings import *  # noqa: F403
+from project.settings import *  # noqa: F403  the settings it extends
 from project.settings import CACHES, DATABASES, REDIS_URL, redis_locations
 
 SURGE_ENV = "test"
@@ -29,17 +29,16 @@ if os.environ.get("SURGE_TEST_REAL_REPLICA") != "1":
     DATABASES["replica"]["OPTIONS"] = dict(DATABASES["default"].get("OPTIONS", {}))
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("SURGE_TEST_DB", "test_surge")
 
-BENCH_BASELINES = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-STORAGES = {**STORAGES}  # noqa: F405
+STORAGES = {**STORAGES}  # noqa: F405  from the star import
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-CDN_ROOT = Path(os.environ.get("SURGE_DEVSTACK_DIR", BASE_DIR / ".devstack")) / "test-cdn"  # noqa: F405
+CDN_ROOT = Path(os.environ.get("SURGE_DEVSTACK_DIR", BASE_DIR / ".devstack")) / "test-cdn"  # noqa: F405  from the star import
 STORAGES["cdn"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": str(CDN_ROOT), "base_url": "/cdn/"},
 }
 CDN_ROOT_FOR_TESTS = CDN_ROOT
-LOGGING["root"]["level"] = os.environ.get("SURGE_TEST_LOG_LEVEL", "WARNING")  # noqa: F405
+LOGGING["root"]["level"] = os.environ.get("SURGE_TEST_LOG_LEVEL", "WARNING")  # noqa: F405  from the star import
 # The suite logs in and registers hundreds of users from one address; the throttle's own tests
 # set their limits low.
 LOGIN_RATE_PER_IP = LOGIN_RATE_PER_USERNAME = REGISTER_RATE_PER_IP = "100000/m"

@@ -185,7 +185,7 @@ class CaptureAll:
         return len(self.queries)
 
 
-def browser_login(page, username: str, password: str = "surge-pass-123", next_url: str = "") -> None:  # noqa: S107
+def browser_login(page, username: str, password: str = "surge-pass-123", next_url: str = "") -> None:  # noqa: S107  the test users' password
     """Log in through the real login form and wait until the navigation shows the user."""
     page.goto("/login/" + (f"?next={next_url}" if next_url else ""))
     page.fill("input[name=username]", username)
@@ -251,7 +251,7 @@ def in_threads(fn, n: int) -> list[Exception]:
         try:
             barrier.wait()
             fn(seed)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001  collected for the caller to assert on
             errors.append(exc)
         finally:
             connections.close_all()

@@ -5,7 +5,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from orders import urls as orders_urls
-from project import bench, health
+from project import health
 from redpackets import urls as redpackets_urls
 from signin import urls as signin_urls
 from staticgen import urls as staticgen_urls
@@ -14,19 +14,15 @@ from usercenter import urls as usercenter_urls
 APPS = (usercenter_urls, signin_urls, orders_urls, redpackets_urls, staticgen_urls)
 
 # Django tries URL patterns in order, one regex each: the hot paths of every app come first, so a
-# storm on the grab does not pay for twenty other patterns per request (measured: ~10% of the
-# grab's CPU). The order changes no match: no two patterns match the same path.
+# storm on the grab does not pay for twenty other patterns per request. The order changes no
+# match: no two patterns match the same path.
 api_urls = [
     *(u for app in APPS for u in getattr(app, "hot_api_urls", [])),
     *(u for app in APPS for u in app.api_urls),
 ]
 page_urls = [u for app in APPS for u in app.page_urls]
-# Naive baselines for the load harness (the same work without cache/queue), off unless asked.
-bench_urls = [*bench.urls, *(u for app in APPS for u in getattr(app, "bench_urls", []))]
 
 urlpatterns = [
-    # The baselines resolve as cheaply as the hot paths they are compared with (bench only).
-    *([path("api/bench/", include(bench_urls))] if settings.BENCH_BASELINES else []),
     path("api/", include(api_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI; the split view serves its script from a URL, so it runs under a strict CSP.

@@ -55,14 +55,3 @@ class MyGrabsApi(APIView):
     @extend_schema(operation_id="redpackets_mine", responses={200: GrabListOut})
     def get(self, request):
         return Response({"results": selectors.user_grabs(user_id=request.user.pk)})
-
-
-# ---------------------------------------------------------------- naive baseline (bench_urls)
-
-
-@endpoint("POST")
-def bench_grab_naive(request, campaign_id: int):
-    """The grab done the obvious way: lock the campaign row, check, write the row and the
-    wallet credit in the request."""
-    result = services.grab_naive(user_id=request.user.pk, campaign_id=campaign_id)
-    return json_response(result.body, status=result.status, headers=result.headers)

@@ -14,8 +14,12 @@ class RedpacketsConfig(AppConfig):
 
     def ready(self):
         from project.celery import add_beat
-        from redpackets import controlroom, services
+        from redpackets import controlroom, selectors, services
+        from usercenter import registry
 
+        registry.register_field_group(
+            "grabs", fields=("grabs_count", "grabs_total_cents"), load=selectors.user_center_fields, app="redpackets"
+        )
         services.register_queues()
         add_beat("redpackets-expire-due", "redpackets.tasks.expire_due", EXPIRE_BEAT_SECONDS)
         add_beat("redpackets-reload-missing", "redpackets.tasks.reload_missing", RELOAD_BEAT_SECONDS)

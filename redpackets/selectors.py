@@ -182,3 +182,9 @@ def user_balance(*, user_id: int) -> int | None:
     except Exception:  # noqa: BLE001 - a page must render even if the user center has a bad moment
         logger.warning("balance of user %s unavailable", user_id, exc_info=True)
         return None
+
+
+def user_center_fields(*, user_id: int) -> dict:
+    """The grabs' field group of the user center's hash."""
+    grabs = grab_summary(user_id=user_id)
+    return {"grabs_count": int(grabs.get("count") or 0), "grabs_total_cents": int(grabs.get("total_cents") or 0)}

@@ -383,45 +383,6 @@ def campaigns_reload_missing() -> list[int]:
     return missing
 
 
-# ---------------------------------------------------------------- the naive baseline (bench only)
-
-
-def grab_naive(*, user_id: int, campaign_id: int) -> GrabResult:
-    """The load harness's baseline: the grab done in the request, serialized on the campaign row
-    (SELECT ... FOR UPDATE); the share is the next of the stored pre-split shares, the wallet is
-    credited in the same transaction. Correct, and as slow as one row lock allows."""
-    with transaction.atomic(using="default"):
-        # The lock everyone queues on. The stored shares (up to MAX_COUNT of them) stay in the
-        # database: the baseline reads just the one it hands out.
-        campaign = Campaign.objects.select_for_update().defer("shares").filter(pk=campaign_id).first()
-        if campaign is None:
-            return GrabResult(404, {"detail": _UNKNOWN})
-        now = timezone.now()
-        if now < campaign.starts_at:
-            return GrabResult(425, {"detail": _NOT_STARTED, "starts_at": campaign.starts_at.isoformat()})
-        prev = (
-            Grab.objects.filter(campaign_id=campaign_id, user_id=user_id).values_list("amount_cents", flat=True).first()
-        )
-        if prev is not None:
-            return GrabResult(409, {"detail": _ALREADY, "amount_cents": prev, "packet_id": campaign_id})
-        if campaign.status == Campaign.Status.CLOSED or now >= campaign.ends_at:
-            return GrabResult(410, {"detail": _ENDED, "reason": "ended", "packet_id": campaign_id})
-        taken = Grab.objects.filter(campaign_id=campaign_id).count()
-        if taken >= campaign.count:
-            return GrabResult(410, {"detail": _SOLD_OUT, "reason": "sold_out", "packet_id": campaign_id})
-        cursor = connections["default"].cursor()
-        cursor.execute("SELECT (shares ->> %s)::bigint FROM redpackets_campaign WHERE id = %s", [taken, campaign_id])
-        amount = int(cursor.fetchone()[0])
-        Grab.objects.create(campaign_id=campaign_id, user_id=user_id, amount_cents=amount, grabbed_at=now)
-        usercenter_services.wallet_credit(
-            user_id=user_id, kind=GRAB_KIND, reference=f"rp:{campaign_id}:{user_id}", amount_cents=amount
-        )
-        transaction.on_commit(
-            lambda: usercenter_services.user_hash_forget(user_id=user_id, fields=USER_HASH_FIELDS), using="default"
-        )
-    return GrabResult(200, {"amount_cents": amount, "packet_id": campaign_id})
-
-
 # ---------------------------------------------------------------- the queue drain
 
 _GRAB_INSERT = """
@@ -499,7 +460,7 @@ def grab_record_batch(queue_key: str, events: list[dict]) -> None:
                 {"user_id": u, "kind": GRAB_KIND, "reference": f"rp:{c}:{u}", "amount_cents": a}
                 for (c, u), (a, _t) in items
             ],
-            forget_fields=USER_HASH_FIELDS,
+            forget_fields=usercenter_services.user_fields(group="grabs"),
         )
 
 

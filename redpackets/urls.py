@@ -17,7 +17,3 @@ api_urls = [
     path("redpackets/mine/", api.MyGrabsApi.as_view(), name="api-redpackets-mine"),
     path("redpackets/<int:campaign_id>/", api.CampaignDetailApi.as_view(), name="api-redpacket-detail"),
 ]
-
-bench_urls = [
-    path("redpackets/<int:campaign_id>/grab-naive/", api.bench_grab_naive, name="bench-redpacket-grab-naive"),
-]

@@ -12,12 +12,6 @@ def signin(request):
     return json_response(services.signin_perform(user_id=request.user.pk))
 
 
-@endpoint("POST")
-def signin_naive(request):
-    """POST /api/bench/signin/naive/: the same sign-in, but to the database every time."""
-    return json_response(services.signin_perform(user_id=request.user.pk, check_cache=False))
-
-
 @endpoint("GET")
 def calendar(request):
     """GET /api/signin/calendar/?month=YYYY-MM (default: this month in the site's time zone)."""

@@ -19,14 +19,14 @@ from django.utils import timezone
 
 # Points rule: 10 on the first day, 5 more for each consecutive day, capped from day 7 on
 # (day 1: 10, day 2: 15, ... day 7 and later: 40).
-BASE_POINTS = getattr(settings, "SIGNIN_BASE_POINTS", 10)
-STREAK_STEP_POINTS = getattr(settings, "SIGNIN_STREAK_STEP_POINTS", 5)
-STREAK_STEP_CAP = getattr(settings, "SIGNIN_STREAK_STEP_CAP", 6)
+BASE_POINTS = settings.SIGNIN_BASE_POINTS
+STREAK_STEP_POINTS = settings.SIGNIN_STREAK_STEP_POINTS
+STREAK_STEP_CAP = settings.SIGNIN_STREAK_STEP_CAP
 
 # A month bitmap lives long enough to show this month and the previous one without SQL.
-BITMAP_TTL_SECONDS = getattr(settings, "SIGNIN_BITMAP_TTL_SECONDS", 62 * 24 * 3600)
+BITMAP_TTL_SECONDS = settings.SIGNIN_BITMAP_TTL_SECONDS
 # The state only matters while a streak is alive (signed today or yesterday); a week covers it.
-STATE_TTL_SECONDS = getattr(settings, "SIGNIN_STATE_TTL_SECONDS", 7 * 24 * 3600)
+STATE_TTL_SECONDS = settings.SIGNIN_STATE_TTL_SECONDS
 COMPLETE_BIT = 31
 BITMAP_BYTES = 4  # 32 bits: days 1..31 and the complete marker
 

@@ -165,3 +165,19 @@ def signin_stats(*, day: dt.date) -> dict:
         "by_streak": buckets,
         "unsynced": SignIn.objects.filter(cache_synced=False).count(),
     }
+
+
+def user_center_fields(*, user_id: int) -> dict:
+    """The sign-in's field group of the user center's hash. `signed_today` holds the ISO date of
+    the latest sign-in (not a flag), so "signed today" and the live streak stay right after
+    midnight without a refill."""
+    summary = signin_summary(user_id=user_id)
+    streak = int(summary.get("streak") or 0)
+    today = rules.today()
+    if summary.get("signed_today"):
+        last = today.isoformat()
+    elif streak:
+        last = (today - dt.timedelta(days=1)).isoformat()
+    else:
+        last = ""
+    return {"streak": streak, "signed_today": last}

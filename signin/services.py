@@ -54,25 +54,24 @@ def _cached_answer(user_id: int, day: dt.date) -> dict | None:
     return None
 
 
-def signin_perform(*, user_id: int, check_cache: bool = True) -> dict:
+def signin_perform(*, user_id: int) -> dict:
     """Sign the user in for today (the site's day). Returns {already, date, streak,
     points_awarded} (+ total_points on a fresh sign-in). Safe under any parallelism: one row,
-    one ledger entry per user per day. `check_cache=False` is the naive baseline (DB every time)."""
+    one ledger entry per user per day."""
     day = rules.today()
-    redis_ok = True
-    if check_cache:
-        try:
-            cached = _cached_answer(user_id, day)
-        except RedisUnavailable:
-            redis_ok = False
-            logger.warning("sign-in of user %s through the database alone: Redis unavailable", user_id)
-        else:
-            if cached is not None:
-                return cached
-    return _signin_in_db(user_id=user_id, day=day, redis_ok=redis_ok)
+    try:
+        cached = _cached_answer(user_id, day)
+    except RedisUnavailable:
+        logger.warning("sign-in of user %s through the database alone: Redis unavailable", user_id)
+        return signin_record(user_id=user_id, day=day, redis_ok=False)
+    if cached is not None:
+        return cached
+    return signin_record(user_id=user_id, day=day)
 
 
-def _signin_in_db(*, user_id: int, day: dt.date, redis_ok: bool) -> dict:
+def signin_record(*, user_id: int, day: dt.date, redis_ok: bool = True) -> dict:
+    """The sign-in's database transaction (one row, one reward), then Redis after commit;
+    `redis_ok=False` marks the row for the repair task."""
     with transaction.atomic(using="default"):
         cursor = connections["default"].cursor()
         # Yesterday's row is in the past: no concurrent writer can change it under us.
@@ -165,7 +164,7 @@ def signin_cache_repair(*, limit: int = REPAIR_BATCH_SIZE) -> int:
         logger.info("sign-in cache repair postponed: Redis still unavailable")
         return 0
     SignIn.objects.filter(pk__in=[r[0] for r in rows]).update(cache_synced=True)
-    usercenter_services.user_hash_forget_many(user_ids={r[1] for r in rows}, fields=["streak", "signed_today"])
+    usercenter_services.user_fields_invalidate_many(user_ids={r[1] for r in rows}, group="signin")
     return len(rows)
 
 
@@ -191,7 +190,7 @@ def signin_cache_rebuild(
             pipe.set(rules.bitmap_key(uid, year, month), rules.bitmap_bytes(days[uid]), ex=rules.BITMAP_TTL_SECONDS)
             pipe.delete(rules.state_key(uid))
         pipe.execute()
-        usercenter_services.user_hash_forget_many(user_ids=chunk, fields=["streak", "signed_today"])
+        usercenter_services.user_fields_invalidate_many(user_ids=chunk, group="signin")
         if progress:
             progress(min(start + len(chunk), len(users)), len(users))
     return len(users)

@@ -12,6 +12,3 @@ hot_api_urls = [
 api_urls = [
     path("signin/calendar/", api.calendar, name="api-signin-calendar"),
 ]
-
-# Mounted under /api/bench/ only with BENCH_BASELINES: the midnight-rush baseline.
-bench_urls = [path("signin/naive/", api.signin_naive, name="bench-signin-naive")]

@@ -7,7 +7,7 @@ from staticgen import registry
 
 
 def site_url() -> str:
-    return getattr(settings, "STATICGEN_SITE_URL", "http://localhost:8000").rstrip("/")
+    return settings.STATICGEN_SITE_URL.rstrip("/")
 
 
 def sitemap_pages() -> list[str]:

@@ -53,7 +53,7 @@ def content_type_for(name: str) -> str:
 
 
 def _default_cache_control(content_type: str) -> str:
-    overrides = getattr(settings, "STATICGEN_CACHE_CONTROL", {}) or {}
+    overrides = settings.STATICGEN_CACHE_CONTROL or {}
     base = content_type.split(";")[0].strip()
     return overrides.get(base) or DEFAULT_CACHE_CONTROL.get(base, FALLBACK_CACHE_CONTROL)
 

@@ -37,7 +37,7 @@ def drf_json_bytes(data) -> bytes:
 
 def _host() -> str:
     hosts = [h for h in settings.ALLOWED_HOSTS if h and h != "*" and not h.startswith(".")]
-    return getattr(settings, "STATICGEN_RENDER_HOST", "") or (hosts[0] if hosts else "localhost")
+    return settings.STATICGEN_RENDER_HOST or (hosts[0] if hosts else "localhost")
 
 
 def strip_csrf(html: bytes) -> bytes:

@@ -45,7 +45,7 @@ PENDING_TTL_SECONDS = 24 * 3600
 
 
 def debounce_seconds() -> float:
-    return float(getattr(settings, "STATICGEN_DEBOUNCE_SECONDS", 2.0))
+    return float(settings.STATICGEN_DEBOUNCE_SECONDS)
 
 
 class PublishBusy(RuntimeError):
@@ -269,7 +269,7 @@ def _publish(writer: CdnWriter, targets, result: PublishResult, *, dry_run: bool
     for i, job in enumerate(jobs, 1):
         try:
             body = job.output.render_key(job.key)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  a renderer may fail any way; the result reports it
             # One traceback per output is enough to debug; the same error on 300 products is noise.
             first = not any(registry.find(p) and registry.find(p)[0] is job.output for p in result.failed)
             logger.error("rendering %s failed: %s", job.path, exc, exc_info=first)
@@ -340,7 +340,7 @@ def verify(*, targets: Iterable[str] | None = None, storage=None, progress=None)
         result.checked += 1
         try:
             body = job.output.render_key(job.key)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  a renderer may fail any way; the result reports it
             result.failed[job.path] = f"{type(exc).__name__}: {exc}"
             continue
         stored = writer.read(job.path)

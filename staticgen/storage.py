@@ -74,7 +74,7 @@ class CdnWriter:
     def _s3_key(self, name: str) -> str:
         from storages.utils import clean_name
 
-        return self.storage._normalize_name(clean_name(name))
+        return self.storage._normalize_name(clean_name(name))  # noqa: SLF001  the key django-storages itself writes
 
     def _write_s3(self, name: str, data: bytes, *, content_type: str, cache_control: str) -> None:
         params = {"Body": data, "ContentType": content_type, "CacheControl": cache_control}

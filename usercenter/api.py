@@ -52,7 +52,7 @@ class LoginApi(APIView):
 class LogoutApi(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
-        raw = bearer_token(request._request)
+        raw = bearer_token(request._request)  # noqa: SLF001  DRF's documented handle on the HttpRequest
         if raw:
             services.token_revoke(raw=raw)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -112,22 +112,3 @@ def home(request):
     """`GET /api/home/`: the shared home document; an L1 hit costs no SQL and no Redis call.
     The same JSON is published to the CDN as `home.json`."""
     return HttpResponse(selectors.home_document_json(), content_type="application/json")
-
-
-# ---------------------------------------------------------------- baselines for the load harness
-
-
-def bench_home_l2only(request):
-    return json_response(selectors.home_document_l2only())
-
-
-def bench_home_nocache(request):
-    return json_response(selectors.home_document_fresh())
-
-
-@endpoint("GET")
-def bench_me_nocache(request):
-    try:
-        return json_response(selectors.me_from_db(user_id=request.user.pk))
-    except selectors.UserNotFound:
-        return error(404, "No such user.")

@@ -4,7 +4,6 @@ home document behind the two-level cache."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import logging
 import random
@@ -19,6 +18,8 @@ from django.utils import timezone
 from project import db_router
 from project.cache import TwoLevelCache
 from project.redis import RedisUnavailable, get_redis, hot_command
+from usercenter import registry, userhash
+from usercenter.keys import user_hash_key
 from usercenter.models import Announcement, LedgerEntry, Wallet
 
 logger = logging.getLogger(__name__)
@@ -30,59 +31,37 @@ def wallet_get(*, user_id: int) -> dict:
     return row or {"balance_cents": 0, "points": 0, "version": 0}
 
 
-# ---------------------------------------------------------------- other apps' selectors
-
-
-def _external(module: str, name: str):
-    """Another app's selector, or None while that app does not provide it (yet)."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
-def _signin_summary(user_id: int) -> dict:
-    fn = _external("signin.selectors", "signin_summary")
-    return fn(user_id=user_id) if fn else {"streak": 0, "signed_today": False, "total_days": 0}
-
-
-def _order_count(user_id: int) -> int:
-    fn = _external("orders.selectors", "order_count")
-    return int(fn(user_id=user_id)) if fn else 0
-
-
-def _grab_summary(user_id: int) -> dict:
-    fn = _external("redpackets.selectors", "grab_summary")
-    return fn(user_id=user_id) if fn else {"count": 0, "total_cents": 0}
-
-
-def _hot_products(limit: int) -> list[dict]:
-    fn = _external("orders.selectors", "hot_products")
-    return list(fn(limit=limit)) if fn else []
-
-
 # ---------------------------------------------------------------- the per-user hash
 
-# Fields of `user:{uid}`, grouped by where they come from: a group with any field missing is
-# reloaded as a whole (other apps HDEL the fields they change; see services.user_hash_forget).
-USER_HASH_GROUPS: dict[str, tuple[str, ...]] = {
-    "account": ("username", "nickname", "avatar", "bio", "balance_cents", "points", "wallet_version"),
-    # `signed_today` holds the ISO date of the latest sign-in (the sign-in app writes it that
-    # way), so "signed today" and the live streak stay right after midnight without a refill.
-    "signin": ("streak", "signed_today"),
-    "orders": ("orders_count",),
-    "grabs": ("grabs_count", "grabs_total_cents"),
-}
 # TTL of a filled hash; the jitter spreads the expiry of hashes filled in the same rush.
-USER_HASH_TTL_SECONDS = getattr(settings, "USER_HASH_TTL_SECONDS", 3600)
+USER_HASH_TTL_SECONDS = settings.USER_HASH_TTL_SECONDS
 USER_HASH_TTL_JITTER = 0.2
+
+
+# Every field `/api/me/` shows: each belongs to a registered group (system check usercenter.E001).
+ME_FIELDS = (
+    "username",
+    "nickname",
+    "avatar",
+    "bio",
+    "balance_cents",
+    "points",
+    "wallet_version",
+    "streak",
+    "signed_today",
+    "orders_count",
+    "grabs_count",
+    "grabs_total_cents",
+)
+ACCOUNT_FIELDS = ("username", "nickname", "avatar", "bio", "balance_cents", "points", "wallet_version")
 
 
 class UserNotFound(Exception):
     pass
 
 
-def _load_account(user_id: int) -> tuple[dict, int]:
+def account_fields(*, user_id: int) -> dict:
+    """The user center's own field group: profile and wallet."""
     # One query: the user row joined with its profile and wallet (both one-to-one).
     row = (
         get_user_model()
@@ -100,7 +79,6 @@ def _load_account(user_id: int) -> tuple[dict, int]:
     )
     if row is None:
         raise UserNotFound(user_id)
-    version = row["wallet__version"] or 0
     return {
         "username": row["username"],
         "nickname": row["profile__nickname"] or "",
@@ -108,40 +86,16 @@ def _load_account(user_id: int) -> tuple[dict, int]:
         "bio": row["profile__bio"] or "",
         "balance_cents": row["wallet__balance_cents"] or 0,
         "points": row["wallet__points"] or 0,
-        "wallet_version": version,
-    }, version
-
-
-def _load_signin(user_id: int) -> dict:
-    summary = _signin_summary(user_id)
-    streak = int(summary.get("streak") or 0)
-    today = timezone.localdate()
-    # The summary gives today's view; store the day it is anchored to (see USER_HASH_GROUPS).
-    if summary.get("signed_today"):
-        last = today.isoformat()
-    elif streak:
-        last = (today - dt.timedelta(days=1)).isoformat()
-    else:
-        last = ""
-    return {"streak": streak, "signed_today": last}
+        "wallet_version": row["wallet__version"] or 0,
+    }
 
 
 def _load_groups(user_id: int, groups) -> tuple[dict, int | None]:
+    """The fields of `groups` from their owners' loaders, and the wallet version they carry."""
     fields: dict = {}
-    version = None
     for group in groups:
-        if group == "account":
-            account, version = _load_account(user_id)
-            fields.update(account)
-        elif group == "signin":
-            fields.update(_load_signin(user_id))
-        elif group == "orders":
-            fields["orders_count"] = _order_count(user_id)
-        elif group == "grabs":
-            grabs = _grab_summary(user_id)
-            fields["grabs_count"] = int(grabs.get("count") or 0)
-            fields["grabs_total_cents"] = int(grabs.get("total_cents") or 0)
-    return fields, version
+        fields.update(group.load(user_id=user_id))
+    return fields, fields.get("wallet_version")
 
 
 def _int(value, default: int = 0) -> int:
@@ -186,19 +140,17 @@ def user_hash_get(*, user_id: int) -> dict[str, str]:
     """The user's cached hash, complete: one HGETALL on a hit (zero SQL); a miss fills it from
     the database (replica, or primary right after this client's write), a partial hash gets
     just its missing groups. Raises UserNotFound; RedisUnavailable propagates."""
-    from usercenter import services
-
-    raw = hot_command("HGETALL", services.user_hash_key(user_id))
+    raw = hot_command("HGETALL", user_hash_key(user_id))
     if isinstance(raw, list):  # RESP2 sends a flat list of fields and values; RESP3 a map
         raw = dict(zip(raw[::2], raw[1::2], strict=True))
     h = {k.decode(): v.decode() for k, v in raw.items()}
-    missing = [g for g, names in USER_HASH_GROUPS.items() if any(n not in h for n in names)]
+    missing = [g for g in registry.field_groups() if any(n not in h for n in g.fields)]
     if not missing:
         return h
     with db_router.reading_for(user_id) as seen_position:
         fields, version = _load_groups(user_id, missing)
     # Update (not fill) a partial hash: if it expired meanwhile, the next read fills it whole.
-    services.user_hash_write(
+    userhash.user_hash_write(
         user_id=user_id,
         fields=fields,
         mode="update" if h else "fill",
@@ -220,17 +172,15 @@ def me_get(*, user_id: int) -> dict:
 
 
 def me_from_db(*, user_id: int) -> dict:
-    """The same document straight from the database (the Redis-down path and the benchmark)."""
-    fields, _ = _load_groups(user_id, USER_HASH_GROUPS)
+    """The same document straight from the database (the Redis-down path)."""
+    fields, _ = _load_groups(user_id, registry.field_groups())
     return _me_out(user_id, fields)
 
 
 def nav_name(*, user_id: int, username: str) -> str:
     """What the navigation calls the user: the nickname when set. One HMGET on a hit."""
-    from usercenter import services
-
     try:
-        nickname, cached_username = get_redis().hmget(services.user_hash_key(user_id), "nickname", "username")
+        nickname, cached_username = get_redis().hmget(user_hash_key(user_id), "nickname", "username")
         if cached_username is not None and nickname is not None:
             return nickname.decode() or username
         return me_get(user_id=user_id)["display_name"] or username
@@ -281,18 +231,18 @@ def ledger_page(*, user_id: int, page: int, page_size: int = LEDGER_PAGE_SIZE) -
 
 HOME_KEY = "doc"
 HOME_PRODUCTS = 20
+# The lists other apps supply to the home document (usercenter.registry.register_home_section).
+HOME_SECTIONS = ("products",)
 # L1 a few seconds (an admin edit shows within that long on every process); after the soft
 # expiry one caller rebuilds while the others serve the stale copy.
 home_cache = TwoLevelCache(
     "home",
-    l1_seconds=getattr(settings, "HOME_L1_SECONDS", 3),
-    soft_seconds=getattr(settings, "HOME_SOFT_SECONDS", 30),
-    hard_seconds=getattr(settings, "HOME_HARD_SECONDS", 3600),
+    l1_seconds=settings.HOME_L1_SECONDS,
+    soft_seconds=settings.HOME_SOFT_SECONDS,
+    hard_seconds=settings.HOME_HARD_SECONDS,
     lock_seconds=30,
     wait_seconds=3.0,
 )
-# The load harness's "L2 only" baseline: the same document without the process-local level.
-home_cache_l2only = TwoLevelCache("home.l2only", l1_seconds=0, soft_seconds=30, hard_seconds=3600, lock_seconds=30)
 
 
 def _announcement_dict(a: dict) -> dict:
@@ -332,12 +282,12 @@ def home_document_build() -> dict:
 
 
 def home_document_fresh() -> dict:
-    """A new document from the database, nothing cached (the "no cache" baseline uses this)."""
+    """A new document from the database, nothing cached."""
     now = timezone.now()
     return {
         "version": int(time.time() * 1000),
         "generated_at": timezone.localtime(now).isoformat(),
-        "products": _hot_products(HOME_PRODUCTS),
+        "products": list(registry.home_section("products")(limit=HOME_PRODUCTS)),
         "announcements": announcements_active(now=now),
     }
 
@@ -353,10 +303,6 @@ def _home_document_stored() -> dict | None:
 def home_document() -> dict:
     """L1 (this process, seconds) -> L2 (Redis) -> the database behind a single-flight lock."""
     return home_cache.get_or_compute(HOME_KEY, home_document_build)
-
-
-def home_document_l2only() -> dict:
-    return home_cache_l2only.get_or_compute(HOME_KEY, home_document_build)
 
 
 _rendered_lock = threading.Lock()

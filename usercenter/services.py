@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, transaction
 
-from project import db_router
-from project.redis import RedisUnavailable, get_redis, hot_pipeline, hot_script_many, load_script
+from project.celery import app as celery_app
+from project.redis import RedisUnavailable, get_redis
 from project.sql import int_array
+from staticgen import services as staticgen_services
+from usercenter import registry
 from usercenter.auth import hash_token, make_token
+from usercenter.keys import HOME_REBUILD_INFO_KEY, HOME_REBUILD_PENDING_KEY, user_hash_key, user_hash_wallet_mark_key
 from usercenter.models import ApiToken, Profile, Wallet
+
+# The hash store's writes are the user center's services too: other apps call them from here.
+from usercenter.userhash import USER_HASH_TTL_SECONDS as USER_HASH_TTL_SECONDS
+from usercenter.userhash import user_hash_drop as user_hash_drop
+from usercenter.userhash import user_hash_forget as user_hash_forget
+from usercenter.userhash import user_hash_forget_many as user_hash_forget_many
+from usercenter.userhash import user_hash_write as user_hash_write
+from usercenter.userhash import user_hash_write_many as user_hash_write_many
 
 logger = logging.getLogger(__name__)
 
+HOME_REBUILD_TASK = "usercenter.tasks.home_rebuild"
+
 USERNAME_MAX = 150
-USER_HASH_SCRIPT = Path(__file__).parent / "lua" / "user_hash_set.lua"
-# How long a user's cached hash lives without being read or refreshed (jitter added on fill).
-USER_HASH_TTL_SECONDS = getattr(settings, "USER_HASH_TTL_SECONDS", 3600)
 
 
 def user_register(*, username: str, password: str, email: str = ""):
@@ -82,112 +90,24 @@ def tokens_revoke_for_user(*, user_id: int) -> int:
     return per_model.get(ApiToken._meta.label, 0)
 
 
-# ---------------------------------------------------------------- the per-user Redis hash
+# ---------------------------------------------------------------- the per-user hash
 
 
-def user_hash_key(user_id: int) -> str:
-    return f"user:{{{user_id}}}"
+def user_fields_invalidate_many(*, user_ids, group: str) -> None:
+    """Drop one app's field group (see usercenter.registry) from the users' cached hashes, after
+    that app's write commits: the next read refills just that group from the app's loader. An
+    HDEL is idempotent and order-free, so a late drop can never put an old value back. Raises
+    UnknownFieldGroup for a group nobody registered."""
+    user_hash_forget_many(user_ids=user_ids, fields=list(registry.field_group(group).fields))
 
 
-def user_hash_wallet_mark_key(user_id: int) -> str:
-    """The newest wallet version a refresh could not write (hash missing); see the Lua script."""
-    return f"user:{{{user_id}}}:wv"
+def user_fields_invalidate(*, user_id: int, group: str) -> None:
+    user_fields_invalidate_many(user_ids=[user_id], group=group)
 
 
-def _user_hash_script_call(
-    *,
-    user_id: int,
-    fields: dict,
-    mode: str,
-    wallet_version: int | None,
-    ttl: int | None,
-    forget=(),
-    seen_position: str | None = None,
-) -> dict:
-    keys = [user_hash_key(user_id), user_hash_wallet_mark_key(user_id)]
-    if seen_position is not None:  # a fill from the database: guarded by the write position
-        keys.append(db_router.position_key(user_id))
-    wallet = "" if wallet_version is None else wallet_version
-    args: list = [ttl or USER_HASH_TTL_SECONDS, mode, wallet, seen_position or ""]
-    for k, v in fields.items():
-        args.extend([k, "" if v is None else v])
-    for k in forget:  # '-field': the script deletes it (see user_hash_set.lua)
-        args.extend(["-" + k, ""])
-    return {"keys": keys, "args": args}
-
-
-def user_hash_write(
-    *,
-    user_id: int,
-    fields: dict,
-    mode: str = "update",
-    wallet_version: int | None = None,
-    ttl: int | None = None,
-    seen_position: str | None = None,
-) -> None:
-    """Write fields of the user's cached hash. `update` touches only an existing hash (a missing
-    one is filled from the DB on the next read); `fill` creates it. A fill from the database
-    passes the write position `db_router.reading_for` yielded: nothing is written if a worker
-    wrote for the user since. Never raises on Redis loss."""
-    call = _user_hash_script_call(
-        user_id=user_id,
-        fields=fields,
-        mode=mode,
-        wallet_version=wallet_version,
-        ttl=ttl,
-        seen_position=seen_position,
-    )
-    try:
-        load_script(USER_HASH_SCRIPT)(**call)
-    except RedisUnavailable:
-        logger.warning("user hash for %s not refreshed: Redis unavailable", user_id)
-
-
-def user_hash_write_many(*, writes: list[dict]) -> None:
-    """Several `user_hash_write`s (dicts of its arguments, mode "update", plus `forget`: fields
-    to delete) in one round trip, one script call per user: a drained batch of 500 grabs
-    refreshes 500 wallets and drops their grab counts without 500 network waits."""
-    if not writes:
-        return
-    calls = []
-    for w in writes:
-        call = _user_hash_script_call(
-            user_id=w["user_id"],
-            fields=w.get("fields", {}),
-            mode=w.get("mode", "update"),
-            wallet_version=w.get("wallet_version"),
-            ttl=w.get("ttl"),
-            forget=w.get("forget", ()),
-        )
-        calls.append((call["keys"], call["args"]))
-    try:
-        replies = hot_script_many(load_script(USER_HASH_SCRIPT), calls)
-    except RedisUnavailable:
-        logger.warning("user hashes of %d users not refreshed: Redis unavailable", len(writes))
-        return
-    _drop_failed([w["user_id"] for w in writes], replies, "refreshed")
-
-
-def _drop_failed(user_ids: list[int], replies: list, what: str) -> None:
-    """Users whose hash Redis refused to change (an error reply: wrong type, out of memory, a
-    read-only replica) lose the whole hash, so no stale field outlives the write: the next
-    read refills it from the database."""
-    failed = [uid for uid, r in zip(user_ids, replies, strict=True) if isinstance(r, Exception)]
-    if not failed:
-        return
-    error = next(r for r in replies if isinstance(r, Exception))
-    logger.error("user hashes of %d users not %s (%s): %s; dropping them", len(failed), what, failed[:20], error)
-    try:
-        hot_pipeline([("DEL", user_hash_key(uid)) for uid in failed])
-    except RedisUnavailable:
-        logger.warning("user hashes of %d users not dropped: Redis unavailable", len(failed))
-
-
-def user_hash_drop(*, user_id: int) -> None:
-    try:
-        get_redis().delete(user_hash_key(user_id))
-    except RedisUnavailable:
-        logger.warning("user hash for %s not dropped: Redis unavailable", user_id)
+def user_fields(*, group: str) -> tuple[str, ...]:
+    """The hash fields of a group, for a writer that drops them inside a batched refresh."""
+    return registry.field_group(group).fields
 
 
 # ---------------------------------------------------------------- wallet and ledger
@@ -315,26 +235,6 @@ def wallet_credit_batch(*, entries: list[dict], forget_fields=()) -> list[dict]:
     ]
 
 
-def user_hash_forget_many(*, user_ids, fields: list[str]) -> None:
-    """`user_hash_forget` for many users in one round trip."""
-    user_ids = list(user_ids)
-    if not user_ids or not fields:
-        return
-    try:
-        replies = hot_pipeline([("HDEL", user_hash_key(uid), *fields) for uid in user_ids])
-    except RedisUnavailable:
-        logger.warning("user hash fields %s of %d users not dropped: Redis unavailable", fields, len(user_ids))
-        return
-    _drop_failed(user_ids, replies, f"stripped of {fields}")
-
-
-def user_hash_forget(*, user_id: int, fields: list[str]) -> None:
-    """Drop some fields of the user's cached hash (call after commit). The next read refills
-    just those fields from their owner's selector: an HDEL is idempotent and order-free, so a
-    late refresh can never put an old count back."""
-    user_hash_forget_many(user_ids=[user_id], fields=fields)
-
-
 # ---------------------------------------------------------------- profile
 
 PROFILE_FIELDS = ("nickname", "avatar", "bio")
@@ -389,12 +289,9 @@ def profile_update(*, user_id: int, **changes) -> dict:
 
 # ---------------------------------------------------------------- the home document
 
-HOME_REBUILD_PENDING_KEY = "home:rebuild:pending"
-HOME_REBUILD_INFO_KEY = "home:rebuild:info"
-
 
 def home_rebuild_debounce_seconds() -> int:
-    return int(getattr(settings, "HOME_REBUILD_DEBOUNCE_SECONDS", 5))
+    return int(settings.HOME_REBUILD_DEBOUNCE_SECONDS)
 
 
 def home_rebuild_schedule() -> None:
@@ -408,9 +305,8 @@ def home_rebuild_schedule() -> None:
             # The key lives longer than the countdown: a busy worker running the task late
             # still gets no duplicate; the task deletes it before it reads the database.
             if get_redis().set(HOME_REBUILD_PENDING_KEY, 1, nx=True, ex=window * 3 + 5):
-                from usercenter.tasks import home_rebuild_task
-
-                home_rebuild_task.apply_async(countdown=window)
+                # By name: the task module imports this one, never the other way round.
+                celery_app.send_task(HOME_REBUILD_TASK, countdown=window)
         except RedisUnavailable:
             logger.warning("home rebuild not scheduled: Redis unavailable (the document expires on its own)")
 
@@ -441,11 +337,7 @@ def home_rebuild(*, scheduled: bool = False) -> dict:
 
 def _home_republish() -> None:
     """Ask staticgen to republish home.json from the new document (debounced on its side)."""
-    try:
-        publish_schedule = importlib.import_module("staticgen.services").publish_schedule
-    except (ImportError, AttributeError):
-        return
-    publish_schedule(["home.json"])
+    staticgen_services.publish_schedule(["home.json"])
 
 
 def announcement_changed() -> None:
@@ -467,14 +359,9 @@ def user_cache_clear(*, user_id: int) -> list[str]:
     dropped.append(f"{user_hash_key(user_id)} ({removed} key(s))")
     invalidate_user(user_id)
     dropped.append("cached user row")
-    for module, name, label, kwargs in (
-        ("orders.services", "order_list_forget", "orders page 1", {"user_ids": [user_id]}),
-        ("signin.services", "signin_cache_forget", "sign-in state", {"user_id": user_id}),
-    ):
-        try:
-            fn = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-        fn(**kwargs)
-        dropped.append(label)
+    for group in registry.field_groups():
+        if group.clear is not None:
+            label, clear = group.clear
+            clear(user_id)
+            dropped.append(label)
     return dropped

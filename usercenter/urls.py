@@ -23,10 +23,3 @@ api_urls = [
     path("auth/whoami/", api.whoami, name="api-whoami"),
     path("me/ledger/", api.me_ledger, name="api-me-ledger"),
 ]
-
-# Naive baselines for the load harness (mounted under /api/bench/ only with BENCH_BASELINES).
-bench_urls = [
-    path("home/l2only/", api.bench_home_l2only, name="bench-home-l2only"),
-    path("home/nocache/", api.bench_home_nocache, name="bench-home-nocache"),
-    path("me/nocache/", api.bench_me_nocache, name="bench-me-nocache"),
-]

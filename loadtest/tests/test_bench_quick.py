@@ -1,8 +1,7 @@
 """The harness works end to end: `python -m loadtest.bench --quick` boots its own stack (fresh
 database, gunicorn in production settings), runs the bare view and a cached read against its
-baseline, and writes the table and the JSON; `python -m loadtest.drainbench` drains its batches
-and prints the cost per row; `python -m loadtest.inproc` measures the web process per call. No
-timing assertions: this box's speed is not what is tested."""
+baseline (mounted by loadtest.settings_bench), and writes the table and the JSON. No timing
+assertions: this box's speed is not what is tested."""
 
 from __future__ import annotations
 
@@ -82,24 +81,3 @@ def test_validation_windows_at_each_worker_count_and_a_drained_backlog_feed_the_
     check = _module("loadtest.capacity", str(path), "--validate")
     assert check.returncode == 0, check.stdout + check.stderr
     assert "grab.surge, 2 worker(s): predicted" in check.stdout and "backlog" in check.stdout
-
-
-@pytest.mark.timeout(120)
-def test_drainbench_drains_every_event_and_prints_the_cost_per_row():
-    proc = _module(
-        "loadtest.drainbench", "--batches", "2", "--batch", "20", "--db-name", "surge_bench_drain", "--redis-db", "7"
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "drain process" in proc.stdout and "rows/s" in proc.stdout
-
-
-@pytest.mark.timeout(120)
-def test_inproc_measures_every_variant_and_the_round_trip():
-    proc = _module(
-        "loadtest.inproc", "--calls", "40", "--rounds", "1", "--users", "20", "--db-name", "surge_bench_inproc",
-        "--redis-db", "8",
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for name in ("bare-auth", "bare-redis", "grab, Redis answers by constant", "EVALSHA alone", "PING alone"):
-        assert name in proc.stdout
-    assert "round trip inside a request" in proc.stdout

@@ -119,13 +119,3 @@ def test_users_never_see_each_others_orders(client, make_user, token_for):
         a = {o["id"] for o in client.get("/api/orders/", **bearer(token_for(alice))).json()["results"]}
         b = {o["id"] for o in client.get("/api/orders/", **bearer(token_for(bob))).json()["results"]}
         assert (a, b) == (mine, theirs)
-
-
-def test_the_nocache_baseline_reads_the_database_every_time(auth_client, user):
-    make_orders(user=user, product=make_product(), count=2)
-    auth_client.get("/api/bench/orders/nocache/?page=1")
-    with CaptureAll() as q:
-        res = auth_client.get("/api/bench/orders/nocache/?page=1")
-    assert len(res.json()["results"]) == 2
-    assert q.count >= 1
-    assert not get_redis().exists(keys.page1_key(user.pk))

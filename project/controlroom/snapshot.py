@@ -82,7 +82,7 @@ def build() -> dict:
             error = ""
         except Exception as exc:  # noqa: BLE001 - one app's panel failing leaves the others shown
             logger.warning("control room panel %s failed", panel.name, exc_info=True)
-            rows, error = [], stores._first_line(exc)
+            rows, error = [], stores.first_line(exc)
         panels.append(
             {
                 "name": panel.name,
@@ -135,10 +135,10 @@ def alerts() -> dict:
         return {"configured": False, "firing": []}
     query = urllib.parse.urlencode({"active": "true", "silenced": "false", "inhibited": "false"})
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/api/v2/alerts?{query}", timeout=1.5) as res:  # noqa: S310
+        with urllib.request.urlopen(f"{url.rstrip('/')}/api/v2/alerts?{query}", timeout=1.5) as res:  # noqa: S310  a configured http(s) Alertmanager URL
             raw = json.loads(res.read())
     except (OSError, ValueError) as exc:
-        return {"configured": True, "error": stores._first_line(exc), "firing": []}
+        return {"configured": True, "error": stores.first_line(exc), "firing": []}
     firing = [
         {
             "name": a.get("labels", {}).get("alertname", "?"),
@@ -158,7 +158,7 @@ def alerts() -> dict:
 def _latency_buckets() -> list[tuple[float, float]]:
     """Cumulative (upper bound, count) of the hot views' request latency, summed over views and,
     with PROMETHEUS_MULTIPROC_DIR, over this host's gunicorn workers."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         families = multiprocess.MultiProcessCollector(CollectorRegistry()).collect()
     else:
         families = REGISTRY.collect()

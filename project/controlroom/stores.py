@@ -21,7 +21,7 @@ PROBE_TIMEOUT_SECONDS = 1.0
 REDIS_MEMORY_WARN_FRACTION = 0.9
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -39,7 +39,7 @@ def primary_status() -> dict:
             in_recovery = cur.fetchone()[0]
     except Exception as exc:  # noqa: BLE001 - any failure means down
         connections["default"].close()
-        return {"name": "primary", "ok": False, "role": "?", "where": _where("default"), "error": _first_line(exc)}
+        return {"name": "primary", "ok": False, "role": "?", "where": _where("default"), "error": first_line(exc)}
     return {
         "name": "primary",
         "ok": not in_recovery,
@@ -72,7 +72,7 @@ def redis_status() -> dict:
         memory = get_redis().info("memory")
         persistence = get_redis().info("persistence")
     except RedisUnavailable as exc:
-        return {"name": "redis", "ok": False, "role": "?", "where": _redis_where(), "error": _first_line(exc)}
+        return {"name": "redis", "ok": False, "role": "?", "where": _redis_where(), "error": first_line(exc)}
     out = {
         "name": "redis",
         "ok": True,
@@ -131,21 +131,21 @@ def broker_status() -> dict | None:
         role = client.info("replication").get("role", "?")
         client.close()
     except redis.RedisError as exc:
-        return {"name": "broker", "ok": False, "role": "?", "error": _first_line(exc)}
+        return {"name": "broker", "ok": False, "role": "?", "error": first_line(exc)}
     return {"name": "broker", "ok": True, "role": role, "error": ""}
 
 
 def patroni_members() -> list[dict]:
     """The PostgreSQL cluster's members and roles from Patroni's REST API, when PATRONI_URLS
     names it (the first that answers)."""
-    urls = getattr(settings, "PATRONI_URLS", []) or []
+    urls = settings.PATRONI_URLS or []
     errors = []
     for url in urls:
         try:
-            with urllib.request.urlopen(url.rstrip("/") + "/cluster", timeout=PROBE_TIMEOUT_SECONDS) as res:  # noqa: S310
+            with urllib.request.urlopen(url.rstrip("/") + "/cluster", timeout=PROBE_TIMEOUT_SECONDS) as res:  # noqa: S310  a configured http(s) Patroni URL
                 members = json.loads(res.read()).get("members", [])
         except (OSError, ValueError) as exc:
-            errors.append(f"{url}: {_first_line(exc)}")
+            errors.append(f"{url}: {first_line(exc)}")
             continue
         return [
             {
@@ -230,7 +230,7 @@ def health() -> dict:
         try:
             queues = queues_status()
         except RedisUnavailable as exc:
-            queues = {"error": _first_line(exc)}
+            queues = {"error": first_line(exc)}
     return {"ok": all(s["ok"] for s in stores), "stores": stores, "queues": queues}
 
 

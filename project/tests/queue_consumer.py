@@ -13,10 +13,10 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings_test")
 django.setup()
 
-from django.db import connection, transaction  # noqa: E402
+from django.db import connection, transaction  # noqa: E402  after django.setup()
 
-from project.queue import ReliableQueue  # noqa: E402
-from project.tests.test_queue import apply_events  # noqa: E402
+from project.queue import ReliableQueue  # noqa: E402  after django.setup()
+from project.tests.test_queue import apply_events  # noqa: E402  after django.setup()
 
 
 def main():

@@ -18,8 +18,7 @@ from redpackets.tests.factories import make_campaign
 
 EXAMPLES = 20
 
-# (methods it serves, path with {id} / {token} slots). Bench baselines are left out: mounted
-# only for the load harness (BENCH_BASELINES), never in production.
+# (methods it serves, path with {id} / {token} slots).
 API = [
     ("POST", "/api/auth/register/"),
     ("POST", "/api/auth/login/"),

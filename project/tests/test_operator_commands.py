@@ -284,7 +284,7 @@ def test_health_as_a_process_exits_0_and_prints_json():
     assert helped.returncode == 0 and "--json" in helped.stdout and "2  down" in helped.stdout
 
 
-def test_health_reads_the_real_replicas_lag_and_replay_position(real_replica):  # noqa: F811
+def test_health_reads_the_real_replicas_lag_and_replay_position(real_replica):  # noqa: F811  the fixture imported above
     report = json.loads(run("health", "--json"))
     replica = report["stores"][1]
     assert replica["ok"] and replica["role"] == "replica"
@@ -293,7 +293,7 @@ def test_health_reads_the_real_replicas_lag_and_replay_position(real_replica):  
 
 
 @pytest.mark.disruptive
-def test_health_with_the_replica_stopped_is_degraded_exit_1(real_replica, devstack):  # noqa: F811
+def test_health_with_the_replica_stopped_is_degraded_exit_1(real_replica, devstack):  # noqa: F811  the fixture imported above
     devstack.stop("replica")
     code, message = fails("health")
     assert code == 1 and "replica" in message

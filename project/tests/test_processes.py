@@ -36,14 +36,14 @@ def test_metrics_add_up_over_several_gunicorn_workers(live_gunicorn):
     from concurrent.futures import ThreadPoolExecutor
 
     def hit(_):
-        with urllib.request.urlopen(live_gunicorn.url + "/api/bench/bare/", timeout=5) as res:
+        with urllib.request.urlopen(live_gunicorn.url + "/api/home/", timeout=5) as res:
             return res.status
 
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(hit, range(200))) == {200}
     with urllib.request.urlopen(live_gunicorn.url + "/metrics", timeout=5) as res:
         text = res.read().decode()
-    match = re.search(r'surge_http_requests_total\{status="200",view="bench-bare"\} ([0-9.e+]+)', text)
+    match = re.search(r'surge_http_requests_total\{status="200",view="api-home"\} ([0-9.e+]+)', text)
     assert match, text[:2000]
     assert float(match.group(1)) == 200  # both workers' counts, not one worker's
 

@@ -122,7 +122,7 @@ def test_drain_all_runs_registered_families():
     finally:
         from project import queue
 
-        queue._families.pop("qt-family", None)
+        queue._families.pop("qt-family", None)  # noqa: SLF001  the kernel has no unregister; the test cleans up
 
 
 def test_event_ms_keeps_a_time_gives_the_drains_time_for_none_and_refuses_the_impossible():

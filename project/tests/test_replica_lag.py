@@ -20,7 +20,7 @@ HEARTBEAT_TABLE_SQL = "CREATE TABLE IF NOT EXISTS lag_heartbeat (id serial PRIMA
 
 
 @pytest.fixture
-def delayed_replica(real_replica, devstack):  # noqa: F811
+def delayed_replica(real_replica, devstack):  # noqa: F811  the fixture imported above
     """The dev stack's replica, applying WAL DELAY_SECONDS late (`devstack.py replica-delay`)."""
     devstack.replica_delay(DELAY_SECONDS)
     try:
@@ -70,7 +70,7 @@ def _writes_in_background(stop: threading.Event):
     conn.close()
 
 
-def test_idle_caught_up_replica_reads_zero_lag(real_replica):  # noqa: F811
+def test_idle_caught_up_replica_reads_zero_lag(real_replica):  # noqa: F811  the fixture imported above
     _wait_caught_up()
     time.sleep(1.0)  # idle: no writes; the old readout grew here
     status = db_router.replica_status(force=True)
@@ -117,7 +117,7 @@ def test_readyz_and_metrics_show_the_real_lag(delayed_replica, client):
     assert DELAY_SECONDS * 0.5 <= gauge <= DELAY_SECONDS * 2, gauge
 
 
-def test_stopped_replica_is_skipped(real_replica, devstack):  # noqa: F811
+def test_stopped_replica_is_skipped(real_replica, devstack):  # noqa: F811  the fixture imported above
     devstack.stop("replica")
     try:
         status = db_router.replica_status(force=True)
@@ -165,6 +165,7 @@ def test_a_fill_that_read_before_a_worker_write_caches_nothing(user):
     hash does not exist yet, so the drop is a no-op), then the fill stores what it read. The
     write position it saw has moved, so the store script writes nothing and the next read
     refills from the database."""
+    from usercenter import registry
     from usercenter import selectors as usercenter_selectors
     from usercenter import services as usercenter_services
 
@@ -173,7 +174,7 @@ def test_a_fill_that_read_before_a_worker_write_caches_nothing(user):
     db_router.begin_request()
     try:
         with db_router.reading_for(user.id) as seen:
-            stale = usercenter_selectors._load_groups(user.id, ["orders"])[0]
+            stale = registry.field_group("orders").load(user_id=user.id)
         assert stale == {"orders_count": 0}
         from django.db import transaction
 

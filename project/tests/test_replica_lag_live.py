@@ -21,7 +21,7 @@ from orders import services as order_services
 from orders.models import Order
 from orders.tests.factories import make_flash_product, make_product
 from project import testing
-from project.tests.test_replica_lag import DELAY_SECONDS, _wait_caught_up, delayed_replica  # noqa: F401, F811
+from project.tests.test_replica_lag import DELAY_SECONDS, _wait_caught_up, delayed_replica  # noqa: F401, F811  fixtures, used by name
 from project.tests.test_router import real_replica  # noqa: F401 - fixture
 from redpackets import keys as redpacket_keys
 from redpackets.models import Grab
@@ -39,7 +39,7 @@ READ_SECONDS = DELAY_SECONDS * 2 + 4  # each author keeps reading this long afte
 
 
 @pytest.fixture
-def lagged_stack(delayed_replica, tmp_path):  # noqa: F811
+def lagged_stack(delayed_replica, tmp_path):  # noqa: F811  the fixture imported above
     """gunicorn and a Celery worker reading the delayed replica (the test process itself reads
     the primary, where the truth is)."""
     server = testing.GunicornProcess(tmp_path, **REAL_REPLICA)
@@ -203,7 +203,7 @@ def test_a_repaired_sign_in_is_read_back_at_once_while_the_replica_lags(lagged_s
             assert today.day in calendar["days"], (check, calendar)
 
 
-def test_a_replica_killed_in_the_middle_of_a_burst_of_reads_costs_no_5xx(real_replica, devstack, tmp_path):  # noqa: F811
+def test_a_replica_killed_in_the_middle_of_a_burst_of_reads_costs_no_5xx(real_replica, devstack, tmp_path):  # noqa: F811  the fixture imported above
     users = make_grabbers(6, "burst")
     _wait_caught_up()
     server = testing.GunicornProcess(tmp_path, **REAL_REPLICA)

@@ -151,4 +151,4 @@ def test_replica_queries_stay_counted_when_a_request_opens_the_replica_connectio
         assert client.get("/api/me/ledger/", **headers).status_code == 200
         assert counters.snapshot()[0] > before
     wrappers = connections["replica"].execute_wrappers
-    assert metrics._count_sql in wrappers and db_router._note_replica_failure in wrappers
+    assert metrics._count_sql in wrappers and db_router._note_replica_failure in wrappers  # noqa: SLF001  the wrappers under test

@@ -8,7 +8,7 @@ from redpackets import services
 from usercenter import services as usercenter_services
 
 
-def make_campaign(*, total=10_000, count=10, starts_in=-60, lasts=3600, open=True, owner=None, **kw):  # noqa: A002
+def make_campaign(*, total=10_000, count=10, starts_in=-60, lasts=3600, open=True, owner=None, **kw):  # noqa: A002  `open` as the campaign admin calls it
     now = timezone.now()
     return services.campaign_create(
         title=kw.pop("title", "Test packet"),

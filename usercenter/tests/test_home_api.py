@@ -109,18 +109,6 @@ def test_metrics_export_l1_l2_miss_and_rebuild_counts(client):
         assert seen.get(event, 0) >= 1, (event, seen)
 
 
-def test_baselines_l2only_and_nocache(client):
-    with CaptureAll() as q:
-        assert client.get("/api/bench/home/nocache/").status_code == 200
-        assert client.get("/api/bench/home/nocache/").status_code == 200
-    assert q.count >= 2  # the database every time
-    client.get("/api/bench/home/l2only/")
-    _, redis0 = counters.snapshot()
-    with CaptureAll() as q:
-        body = client.get("/api/bench/home/l2only/").json()
-    assert q.count == 0 and counters.snapshot()[1] - redis0 >= 1 and "products" in body
-
-
 def test_home_page_renders_the_document(client):
     Announcement.objects.create(title="Big sale tonight", body="Half price")
     res = client.get("/")

@@ -22,7 +22,7 @@ def test_a_cold_start_under_concurrent_http_requests_rebuilds_once_across_proces
     Announcement.objects.create(title="cold start")
 
     def hit(_):
-        with urllib.request.urlopen(live_gunicorn.url + "/api/home/", timeout=10) as res:  # noqa: S310
+        with urllib.request.urlopen(live_gunicorn.url + "/api/home/", timeout=10) as res:  # noqa: S310  loopback
             return res.status, res.read()
 
     with ThreadPoolExecutor(32) as pool:

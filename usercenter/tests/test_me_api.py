@@ -186,10 +186,3 @@ def test_signin_date_in_the_hash_keeps_streak_right_after_midnight(user):
         True,
         5,
     )
-
-
-def test_uncached_baseline_reads_the_database_every_time(auth_client):
-    auth_client.get("/api/bench/me/nocache/")
-    with CaptureAll() as q:
-        body = auth_client.get("/api/bench/me/nocache/").json()
-    assert body["username"] == "alice" and q.count >= 1

@@ -14,9 +14,9 @@ from project.testing import CaptureAll
 from usercenter import auth, services
 from usercenter.models import ApiToken, RevokedToken
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("usercenter.tests.urls")]
 
-BARE_AUTH = "/api/bench/bare-auth/"  # the same authentication as the hot paths, nothing else
+BARE_AUTH = "/api/test/auth-only/"  # the same authentication as the hot paths, nothing else
 
 
 def bearer(token: str) -> dict:
@@ -175,7 +175,7 @@ def test_another_process_refuses_a_revoked_token_within_the_check_interval(live_
     """Two real gunicorn worker processes; the revocation happens in this one."""
     user = make_user("remote")
     token = token_for(user)
-    url = f"{live_gunicorn.url}{BARE_AUTH}"
+    url = f"{live_gunicorn.url}/api/auth/whoami/"  # a server runs the product's URLs
     headers = {"Authorization": f"Bearer {token}"}
     assert all(requests.get(url, headers=headers, timeout=5).status_code == 200 for _ in range(6))
     services.token_revoke(raw=token)  # autocommit here: published at once
@@ -212,9 +212,9 @@ def test_a_checked_signature_is_remembered_but_age_and_revocation_are_checked_ev
     token = token_for(user)
     auth.revoked.refresh(force=True)
     assert auth.verify_token(token) == user.pk
-    hits = auth._signed.cache_info().hits
+    hits = auth._signed.cache_info().hits  # noqa: SLF001  the process-local cache under test
     assert auth.verify_token(token) == user.pk
-    assert auth._signed.cache_info().hits == hits + 1  # no HMAC the second time
+    assert auth._signed.cache_info().hits == hits + 1  # noqa: SLF001  no HMAC the second time
     # Revoked after it was remembered: refused.
     with django_capture_on_commit_callbacks(execute=True):
         services.token_revoke(raw=token)
@@ -229,6 +229,6 @@ def test_a_checked_signature_is_remembered_but_age_and_revocation_are_checked_ev
 def test_a_forged_or_oversized_token_is_refused_and_oversized_ones_are_not_remembered(user, token_for):
     token = token_for(user)
     assert auth.verify_token(token[:-2] + ("AA" if not token.endswith("AA") else "BB")) is None
-    size = auth._signed.cache_info().currsize
+    size = auth._signed.cache_info().currsize  # noqa: SLF001  the process-local cache under test
     assert auth.verify_token(token + "x" * 300) is None
-    assert auth._signed.cache_info().currsize == size
+    assert auth._signed.cache_info().currsize == size  # noqa: SLF001  the process-local cache under test

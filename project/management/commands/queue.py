@@ -88,7 +88,7 @@ See `queue <subcommand> --help`."""
             return getattr(self, "do_" + opts["sub"].replace("-", "_"))(opts)
         except RedisUnavailable as exc:
             raise CommandError(
-                f"Redis is unavailable ({stores._first_line(exc)}); the queues cannot be read.",
+                f"Redis is unavailable ({stores.first_line(exc)}); the queues cannot be read.",
                 returncode=cli.EXIT_UNAVAILABLE,
             ) from exc
 

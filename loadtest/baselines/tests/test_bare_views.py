@@ -1,4 +1,4 @@
-"""The load harness's yardsticks (mounted with BENCH_BASELINES=1): the one-round-trip view
+"""The load harness's yardsticks: the one-round-trip view
 answers from Redis through the hot connection, with the hot paths' authentication, no SQL."""
 
 import pytest

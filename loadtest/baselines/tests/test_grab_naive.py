@@ -6,7 +6,7 @@ import pytest
 from django.db import connections
 from django.db.models import Sum
 
-from redpackets import services
+from loadtest.baselines import services
 from redpackets.models import Grab
 from redpackets.tests.factories import make_campaign
 from usercenter.models import LedgerEntry
