@@ -13,12 +13,12 @@ from orders.services.cache import orders_forget, stock_changed
 from orders.services.sale import FLASH_SALE
 from project.queue import event_ms
 from project.redis import RedisUnavailable, get_redis, hot_pipeline
-from project.sql import int_array
+from project.sql import int_array, table
 
 logger = logging.getLogger(__name__)
 
 _FLASH_INSERT = f"""
-INSERT INTO {Order._meta.db_table} (user_id, product_id, quantity, amount_cents, status, source, token, created_at)
+INSERT INTO {table(Order)} (user_id, product_id, quantity, amount_cents, status, source, token, created_at)
 SELECT u, p, q, a, 'created', 'flash', t, to_timestamp(ms / 1000.0)
   FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[], %s::bigint[])
        AS d(u, p, q, a, t, ms)
@@ -26,7 +26,7 @@ ON CONFLICT (token) DO NOTHING
 RETURNING id, token, user_id, product_id, quantity
 """
 _STOCK_UPDATE = f"""
-UPDATE {Product._meta.db_table} AS p SET stock = p.stock - d.q
+UPDATE {table(Product)} AS p SET stock = p.stock - d.q
   FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::bigint[]) AS q) AS d
  WHERE p.id = d.id
 """

@@ -166,7 +166,8 @@ def flash_create(
     """Create a flash-sale product (and with `open`, load it into Redis at once; otherwise the
     beat loads it FLASH_PRELOAD_SECONDS before it starts). Returns the product and what opened."""
     name = (name or "").strip()
-    if not name or len(name) > Product._meta.get_field("name").max_length:
+    max_length = Product._meta.get_field("name").max_length  # noqa: SLF001 - Django's documented metadata API
+    if not name or len(name) > max_length:
         raise InvalidOrder("name must be 1 to 200 characters.")
     if price_cents < 1:
         raise InvalidOrder("price must be at least 1 cent.")

@@ -8,11 +8,12 @@ from orders.models import Order, Product
 from orders.serializers import ORDER_FIELDS, order_dict
 from orders.services.cache import orders_written, stock_changed
 from orders.services.errors import InvalidOrder, OutOfStock, ProductNotFound
+from project.sql import table
 
 MAX_QUANTITY = 100
 
-_BUY_SQL = """
-UPDATE orders_product SET stock = stock - %s
+_BUY_SQL = f"""
+UPDATE {table(Product)} SET stock = stock - %s
  WHERE id = %s AND is_active AND NOT is_flash AND stock >= %s
 RETURNING price_cents, name
 """

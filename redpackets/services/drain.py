@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, transaction
 
 from project.queue import event_ms
-from project.sql import int_array
+from project.sql import int_array, table
 from redpackets.models import Campaign, Grab
 from redpackets.services.sale import GRAB_KIND, RED_PACKET_SALE, USER_HASH_FIELDS
 from usercenter import services as usercenter_services
@@ -17,7 +17,7 @@ from usercenter import services as usercenter_services
 logger = logging.getLogger(__name__)
 
 _GRAB_INSERT = f"""
-INSERT INTO {Grab._meta.db_table} (campaign_id, user_id, amount_cents, grabbed_at, recorded_at)
+INSERT INTO {table(Grab)} (campaign_id, user_id, amount_cents, grabbed_at, recorded_at)
 SELECT c, u, a, to_timestamp(t / 1000.0), now()
   FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) AS d(c, u, a, t)
 ON CONFLICT (campaign_id, user_id) DO NOTHING
@@ -54,7 +54,7 @@ def grab_record_batch(queue_key: str, events: list[dict]) -> None:
     rows = _clean(events)
     if not rows:
         return
-    user_table = get_user_model()._meta.db_table
+    user_table = table(get_user_model())
     with transaction.atomic(using="default"):
         cursor = connections["default"].cursor()
         # A user or campaign deleted since the grab would fail the whole batch on its foreign
@@ -62,7 +62,7 @@ def grab_record_batch(queue_key: str, events: list[dict]) -> None:
         user_sql = f"SELECT id FROM {user_table} WHERE id = ANY(%s::bigint[])"  # noqa: S608
         cursor.execute(user_sql, [int_array({u for _c, u in rows})])
         users = {r[0] for r in cursor.fetchall()}
-        campaign_sql = f"SELECT id FROM {Campaign._meta.db_table} WHERE id = ANY(%s::bigint[])"
+        campaign_sql = f"SELECT id FROM {table(Campaign)} WHERE id = ANY(%s::bigint[])"
         cursor.execute(campaign_sql, [int_array({c for c, _u in rows})])
         campaigns = {r[0] for r in cursor.fetchall()}
         bad = [k for k in rows if k[0] not in campaigns or k[1] not in users]

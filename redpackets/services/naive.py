@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import connections, transaction
 from django.utils import timezone
 
+from project.sql import table
 from redpackets import lock_objects
 from redpackets.models import Campaign, Grab
 from redpackets.services.grabbing import ALREADY, ENDED, NOT_STARTED, SOLD_OUT, UNKNOWN, GrabResult
@@ -36,7 +37,7 @@ def grab_naive(*, user_id: int, campaign_id: int) -> GrabResult:
         if taken >= campaign.count:
             return GrabResult(410, {"detail": SOLD_OUT, "reason": "sold_out", "packet_id": campaign_id})
         cursor = connections["default"].cursor()
-        share_sql = f"SELECT (shares ->> %s)::bigint FROM {Campaign._meta.db_table} WHERE id = %s"
+        share_sql = f"SELECT (shares ->> %s)::bigint FROM {table(Campaign)} WHERE id = %s"
         cursor.execute(share_sql, [taken, campaign_id])
         amount = int(cursor.fetchone()[0])
         Grab.objects.create(campaign_id=campaign_id, user_id=user_id, amount_cents=amount, grabbed_at=now)
