@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class QueuedSale:
-    # The queue family's name (a Celery-free identifier the drain reports under).
+    # The queue family's name, as the drain and the queue tools report it.
     family: str
     # What every queue key of this sale kind starts with, so tools can tell a key's family.
     prefix: str
@@ -63,6 +63,18 @@ class QueuedSale:
                 task.delay(sale_id)
         except Exception:  # noqa: BLE001 - the beat reloads it anyway; the buyer gets a 503 either way
             logger.warning("reload of %s %s not requested", self.family, sale_id, exc_info=True)
+
+    def refresh_after_commit(self, sale_id: int, *, refresh: Callable[[], None], errors: tuple = ()) -> None:
+        """After an admin edit commits, `refresh()` brings a loaded sale up to the row; Redis down
+        (or the app's `errors`) only logs: the next load or reload reads the row anyway."""
+
+        def run():
+            try:
+                refresh()
+            except (RedisUnavailable, *errors) as exc:
+                logger.warning("%s %s not refreshed in Redis after an edit: %s", self.family, sale_id, exc)
+
+        transaction.on_commit(run, using="default")
 
     def missing(self, sale_ids: Iterable[int]) -> list[int]:
         """The sales among these that Redis does not hold (one pipeline). Raises RedisUnavailable."""

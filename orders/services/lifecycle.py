@@ -32,24 +32,24 @@ FLASH_PRELOAD_SECONDS = settings.ORDERS_FLASH_PRELOAD_SECONDS
 def product_changed(*, product_id: int) -> None:
     """After an admin edit: drop the cached product and refresh a loaded sale's window/limit."""
 
-    def refresh():
+    def forget():
         try:
             selectors.product_cache.delete(str(product_id))
         except RedisUnavailable:
             logger.warning("product %s cache not dropped: Redis unavailable", product_id)
         selectors.product_cache.clear_local()
-        product = Product.objects.using("default").filter(pk=product_id).values("is_flash", "is_active").first()
-        try:
-            if not get_redis().exists(keys.flash_meta(product_id)):
-                return
-            if product and product["is_flash"] and product["is_active"]:
-                flash_open(product_id=product_id)
-            else:
-                flash_close(product_id=product_id)
-        except (RedisUnavailable, OrderError) as exc:
-            logger.warning("flash sale %s not refreshed after edit: %s", product_id, exc)
 
-    transaction.on_commit(refresh, using="default")
+    def refresh():
+        product = Product.objects.using("default").filter(pk=product_id).values("is_flash", "is_active").first()
+        if not get_redis().exists(keys.flash_meta(product_id)):
+            return
+        if product and product["is_flash"] and product["is_active"]:
+            flash_open(product_id=product_id)
+        else:
+            flash_close(product_id=product_id)
+
+    transaction.on_commit(forget, using="default")
+    FLASH_SALE.refresh_after_commit(product_id, refresh=refresh, errors=(OrderError,))
     # The home page's hot list shows products: one debounced rebuild, never a DB hit per request.
     usercenter_services.home_rebuild_schedule()
 

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from project.redis import RedisUnavailable, load_script
+from project.redis import load_script
 from redpackets import keys, splitting
 from redpackets.models import Campaign, Grab
 from redpackets.services.errors import CampaignError, CampaignNotFound
@@ -152,12 +152,9 @@ def campaign_window_changed(*, campaign_id: int) -> None:
     def refresh():
         campaign = Campaign.objects.using("default").filter(pk=campaign_id).values("status").first()
         if campaign and campaign["status"] == Campaign.Status.OPEN:
-            try:
-                campaign_open(campaign_id=campaign_id)
-            except (RedisUnavailable, CampaignError) as exc:
-                logger.warning("campaign %s window not refreshed in Redis: %s", campaign_id, exc)
+            campaign_open(campaign_id=campaign_id)
 
-    transaction.on_commit(refresh, using="default")
+    RED_PACKET_SALE.refresh_after_commit(campaign_id, refresh=refresh, errors=(CampaignError,))
 
 
 def campaign_close(*, campaign_id: int) -> dict:
