@@ -31,8 +31,6 @@ REFUND_KIND = "redpacket_refund"
 # A campaign's keys outlive its end by this long, so late clicks get 409/410 (not 404) and
 # reconciliation can still compare Redis with the database.
 KEYS_GRACE_SECONDS = settings.REDPACKETS_KEYS_GRACE_SECONDS
-# Per user and packet: at most this many grab attempts per window (0 turns it off). A person
-# clicks a few times a second at most; a script hammering the button gets 429 from inside the
 # Upper bounds that keep one campaign's Redis load and Lua scripts small.
 MAX_COUNT = settings.REDPACKETS_MAX_COUNT
 MAX_TOTAL_CENTS = settings.REDPACKETS_MAX_TOTAL_CENTS
