@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from django.db import transaction
 
@@ -24,25 +25,44 @@ from project.tasks import kick_drain
 logger = logging.getLogger(__name__)
 
 
+class SaleKeys(Protocol):
+    """The Redis keys of one sale kind that the pipeline itself touches."""
+
+    # The set of loaded sale ids whose queues the drain watches.
+    ACTIVE: str
+
+    def queue(self, sale_id: int) -> str: ...
+
+    # Exists exactly while the sale is loaded in Redis.
+    def meta(self, sale_id: int) -> str: ...
+
+    def reload_lock(self, sale_id: int) -> str: ...
+
+
 @dataclass(frozen=True)
 class QueuedSale:
     # The queue family's name, as the drain and the queue tools report it.
     family: str
-    # What every queue key of this sale kind starts with, so tools can tell a key's family.
-    prefix: str
     # The event field holding its epoch-ms time.
     time_field: str
-    # The Redis set of loaded sale ids whose queues the drain watches.
-    active_key: str
-    queue_key: Callable[[int], str]
-    # A key that exists exactly while the sale is loaded in Redis.
-    loaded_key: Callable[[int], str]
-    reload_lock_key: Callable[[int], str]
+    keys: SaleKeys
     # An event's identity in the queue (raise KeyError/TypeError/ValueError or return None to skip it).
     event_id: Callable[[dict], Hashable | None]
     # True: every loaded sale's queue is drained (flash sales are few); False: only queues holding
     # events or a consumer's batch, so thousands of idle campaigns cost a drain round nothing.
     list_idle_queues: bool = False
+
+    @property
+    def active_key(self) -> str:
+        return self.keys.ACTIVE
+
+    def queue_key(self, sale_id: int) -> str:
+        return self.keys.queue(sale_id)
+
+    @property
+    def prefix(self) -> str:
+        """What every queue key of this kind starts with (up to its hash tag), so tools can tell a key's family."""
+        return self.queue_key(0).split("{", 1)[0] + "{"
 
     # ------------------------------------------------------------ the gate (hot path)
 
@@ -59,7 +79,7 @@ class QueuedSale:
         """Ask a worker to load a live sale Redis does not hold, once per few seconds whoever
         asks (a storm on a lost sale sends one task, not one per request)."""
         try:
-            if get_redis().set(self.reload_lock_key(sale_id), 1, nx=True, ex=int(lock_seconds)):
+            if get_redis().set(self.keys.reload_lock(sale_id), 1, nx=True, ex=int(lock_seconds)):
                 task.delay(sale_id)
         except Exception:  # noqa: BLE001 - the beat reloads it anyway; the buyer gets a 503 either way
             logger.warning("reload of %s %s not requested", self.family, sale_id, exc_info=True)
@@ -83,7 +103,7 @@ class QueuedSale:
             return []
         pipe = get_redis().pipeline(transaction=False)
         for sid in sale_ids:
-            pipe.exists(self.loaded_key(sid))
+            pipe.exists(self.keys.meta(sid))
         return [sid for sid, present in zip(sale_ids, pipe.execute(), strict=True) if not present]
 
     # ------------------------------------------------------------ the queues and the drain

@@ -3,15 +3,21 @@
 from orders import keys
 from project.queued_sale import QueuedSale
 
+
+class _FlashKeys:
+    """The flash-sale keys under the names the queued-sale pipeline asks for."""
+
+    ACTIVE = keys.FLASH_ACTIVE
+    queue = staticmethod(keys.flash_queue)
+    meta = staticmethod(keys.flash_meta)
+    reload_lock = staticmethod(keys.flash_reload_lock)
+
+
 FLASH_SALE = QueuedSale(
     family="orders.flash",
-    prefix="flash:{",
     time_field="ts",
-    active_key=keys.FLASH_ACTIVE,
-    queue_key=keys.flash_queue,
-    loaded_key=keys.flash_meta,
-    reload_lock_key=keys.flash_reload_lock,
-    event_id=lambda event: event["token"] or None,
+    keys=_FlashKeys(),
+    event_id=lambda e: e["token"] or None,
     # Flash sales are few and each drain round should see a new sale's first buy at once.
     list_idle_queues=True,
 )

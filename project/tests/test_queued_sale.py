@@ -9,18 +9,25 @@ from project.redis import get_redis
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+class Keys:
+    ACTIVE = "qs:active"
+
+    def queue(self, sale_id: int) -> str:
+        return f"qs:{{{sale_id}}}:queue"
+
+    def meta(self, sale_id: int) -> str:
+        return f"qs:{{{sale_id}}}:meta"
+
+    def reload_lock(self, sale_id: int) -> str:
+        return f"qs:{{{sale_id}}}:reload"
+
+
 def make_sale(**kw) -> QueuedSale:
-    return QueuedSale(
-        family="qs-test",
-        prefix="qs:{",
-        time_field="at",
-        active_key="qs:active",
-        queue_key=lambda sid: f"qs:{{{sid}}}:queue",
-        loaded_key=lambda sid: f"qs:{{{sid}}}:meta",
-        reload_lock_key=lambda sid: f"qs:{{{sid}}}:reload",
-        event_id=lambda event: event["id"] or None,
-        **kw,
-    )
+    return QueuedSale(family="qs-test", time_field="at", keys=Keys(), event_id=lambda event: event["id"] or None, **kw)
+
+
+def test_the_family_prefix_is_what_its_queue_keys_start_with():
+    assert make_sale().prefix == "qs:{"
 
 
 def test_only_queues_with_work_are_listed_unless_idle_ones_are_asked_for():
@@ -51,7 +58,7 @@ def test_requeue_watches_the_sale_and_unwatch_keeps_a_sale_with_work():
 
 def test_missing_lists_the_sales_redis_does_not_hold():
     sale = make_sale()
-    get_redis().set(sale.loaded_key(5), 1)
+    get_redis().set(sale.keys.meta(5), 1)
     assert sale.missing([5, 6]) == [6]
     assert sale.missing([]) == []
 

@@ -4,16 +4,8 @@ credits and which cached user fields it changes."""
 from project.queued_sale import QueuedSale
 from redpackets import keys
 
-RED_PACKET_SALE = QueuedSale(
-    family="redpackets.grabs",
-    prefix="rp:{",
-    time_field="at",
-    active_key=keys.ACTIVE,
-    queue_key=keys.queue,
-    loaded_key=keys.meta,
-    reload_lock_key=keys.reload_lock,
-    event_id=lambda event: int(event["user"]),
-)
+# The keys module names its keys as the pipeline asks for them.
+RED_PACKET_SALE = QueuedSale(family="redpackets.grabs", time_field="at", keys=keys, event_id=lambda e: int(e["user"]))
 QUEUE_FAMILY = RED_PACKET_SALE.family
 GRAB_KIND = "redpacket_grab"
 USER_HASH_FIELDS = ["grabs_count", "grabs_total_cents"]
