@@ -11,3 +11,8 @@ def int_array(values: Iterable[int]) -> str:
     and a drained batch passes thousands. Every value goes through int(), so nothing but digits
     and signs reaches the literal."""
     return "{" + ",".join([str(int(v)) for v in values]) + "}"
+
+
+def table(model) -> str:
+    """The model's table name, so hand-written SQL follows a renamed table."""
+    return model._meta.db_table  # noqa: SLF001 - _meta is Django's documented model metadata API

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from orders import keys, services
+from orders.services import flash_purchase
 from orders.tests.factories import make_flash_product, make_product
 from project import counters
 from project.redis import get_redis
@@ -70,7 +71,7 @@ def test_reopening_the_sale_clears_the_sold_out_flag(make_user):
 
 def test_another_process_flag_expires_so_a_restock_elsewhere_is_seen(make_user, monkeypatch):
     # Another process re-opens the sale: ours only learns it when its flag expires.
-    monkeypatch.setattr(services, "SOLD_OUT_FLAG_SECONDS", 0.0)
+    monkeypatch.setattr(flash_purchase, "SOLD_OUT_FLAG_SECONDS", 0.0)
     product = open_sale(stock=1)
     a, b = make_user("x1"), make_user("x2")
     services.flash_buy(user_id=a.pk, product_id=product.pk)

@@ -7,6 +7,7 @@ import pytest
 from project.redis import get_redis
 from project.testing import CaptureAll
 from redpackets import keys, services
+from redpackets.services import grabbing
 from redpackets.tests.factories import make_campaign
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +76,7 @@ def test_unknown_or_unloaded_campaign_is_404(auth_client):
 
 
 def test_hammering_the_button_is_429(auth_client, monkeypatch):
-    monkeypatch.setattr(services, "GRAB_RATE_LIMIT", 3)
+    monkeypatch.setattr(grabbing, "GRAB_RATE_LIMIT", 3)
     campaign = make_campaign(starts_in=600)
     codes = [grab(auth_client, campaign.pk).status_code for _ in range(5)]
     assert codes == [425, 425, 425, 429, 429]
