@@ -8,8 +8,6 @@ from signin.tests.parallel import fifty_parallel_clicks_pay_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PARALLEL_CLICKS = 50
-
 
 def test_naive_baseline_goes_to_the_database_every_time_and_still_pays_once(auth_client):
     assert auth_client.post("/api/bench/signin/naive/").json()["already"] is False
