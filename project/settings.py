@@ -458,6 +458,9 @@ PATRONI_URLS = env.list("PATRONI_URLS", default=[])
 # Set (deploy/ and the gunicorn config do) when several processes share one /metrics: each
 # writes its counters to files there and a scrape sums them.
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# A worker serves its pool processes' metrics here for Prometheus (0 = not served).
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 
 # Backups (`manage.py backup`): how this host runs pgBackRest (it must reach the repository and,
 # for create/verify, the database host), and the stanza naming the cluster in the repository.
