@@ -113,3 +113,11 @@ def test_killing_the_active_beat_hands_over_within_seconds_and_every_due_job_run
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_every_way_of_starting_beat_uses_the_locked_scheduler(settings):
+    assert settings.CELERY_BEAT_SCHEDULER == "project.beat:LockedScheduler"
+    assert app.conf.beat_scheduler == "project.beat:LockedScheduler"
+    for path in ("deploy/systemd/surge-beat.service", "deploy/Procfile.dev"):
+        text = (testing.ROOT / path).read_text()
+        assert "beat --scheduler project.beat:LockedScheduler" in text, path
