@@ -1107,6 +1107,54 @@ def test_restarting_an_app_server_under_load_drops_no_post_when_drained_first(ap
     assert failures(outcomes) == {}
 
 
+def test_sigkilling_an_app_server_during_sign_ins_loses_none_and_pays_each_user_once(
+    app_servers, start_balancer, make_user, token_for, tmp_path
+):
+    """The real app: sign-ins (idempotent per day, so nginx may re-send them) through the real
+    nginx while one gunicorn is SIGKILLed with its workers, requests in flight included."""
+    from signin.models import SignIn
+    from usercenter.models import LedgerEntry, Wallet
+
+    a, b = app_servers
+    balancer = start_balancer([a.port, b.port])
+    tokens = [token_for(make_user(f"storm{i}")) for i in range(40)]
+    statuses: list[int | str] = []
+    lock = threading.Lock()
+
+    def client(chunk: list[str]):
+        for token in chunk:
+            for _ in range(2):  # the second is a double click: "already"
+                try:
+                    status = balancer.request("POST", "/api/signin/", {"Authorization": f"Bearer {token}"})[0]
+                except Exception as exc:  # noqa: BLE001 - every failure counts
+                    status = type(exc).__name__
+                with lock:
+                    statuses.append(status)
+
+    threads = [threading.Thread(target=client, args=(tokens[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(statuses) < 20 and time.monotonic() < deadline:  # kill in the middle of the storm
+        time.sleep(0.005)
+    os.killpg(a.proc.pid, signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    for t in threads:
+        t.join(timeout=60)
+
+    assert statuses == [200] * 80, {s: statuses.count(s) for s in set(statuses)}
+    rows = list(SignIn.objects.values_list("user__username", flat=True))
+    assert sorted(rows) == sorted(f"storm{i}" for i in range(40)), "one sign-in row per user"
+    rewards = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.SIGNIN_REWARD)
+    assert rewards.count() == 40
+    for wallet in Wallet.objects.filter(user__username__startswith="storm"):
+        assert wallet.points == sum(rewards.filter(user_id=wallet.user_id).values_list("points", flat=True))
+    balancer.proc.send_signal(signal.SIGTERM)  # flush the buffered access log
+    balancer.proc.wait(timeout=10)
+    log = (tmp_path / "surge.access.log").read_text()
+    print("sign-ins re-sent to the other server:", len(re.findall(r'ua="[^",]+, ', log)))
+
+
 # ---------------------------------------------------------------- deploy/bin/surge-rolling-restart
 
 FAKE_TOOLS = {
