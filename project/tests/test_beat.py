@@ -3,6 +3,7 @@ processes, a real worker, SIGKILL of the active beat."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -121,3 +122,26 @@ def test_every_way_of_starting_beat_uses_the_locked_scheduler(settings):
     for path in ("deploy/systemd/surge-beat.service", "deploy/Procfile.dev"):
         text = (testing.ROOT / path).read_text()
         assert "beat --scheduler project.beat:LockedScheduler" in text, path
+
+
+def test_beat_status_command_names_the_active_beat_and_the_last_runs(clean_beat_keys):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError) as no_beat:
+        call_command("beat", "status", stdout=io.StringIO())
+    assert no_beat.value.returncode == 1
+
+    beat.BeatLock(seconds=5, holder="host1:42:abc").acquire_or_renew()
+    beat.record_run("project.tasks.drain_queues", "host1:42:abc")
+    out = io.StringIO()
+    call_command("beat", "status", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["active"] == "host1:42:abc" and 0 < report["lock_ms_left"] <= 5000
+    drain = next(j for j in report["jobs"] if j["entry"] == "drain-queues")
+    assert drain["last_sent_by"] == "host1:42:abc" and drain["last_run_seconds_ago"] < 5
+    text = io.StringIO()
+    call_command("beat", "status", stdout=text)
+    assert "active beat: host1:42:abc" in text.getvalue()
