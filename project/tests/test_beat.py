@@ -3,6 +3,7 @@ processes, a real worker, SIGKILL of the active beat."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -145,3 +146,41 @@ def test_beat_status_command_names_the_active_beat_and_the_last_runs(clean_beat_
     text = io.StringIO()
     call_command("beat", "status", stdout=text)
     assert "active beat: host1:42:abc" in text.getvalue()
+
+
+def test_a_paused_beat_that_lost_its_lock_sends_nothing_when_it_wakes(celery_worker, tmp_path, clean_beat_keys):
+    """SIGSTOP the active beat longer than its lock (a host cut off or frozen, not dead): the
+    standby takes over, and the old one, resumed, finds the lock gone and stays standby."""
+    env = {"BEAT_LOCK_SECONDS": LOCK_SECONDS}
+    (tmp_path / "b1").mkdir()
+    (tmp_path / "b2").mkdir()
+    first = testing.BeatProcess(tmp_path / "b1", **env)
+    second = None
+    try:
+        h1 = testing.wait_until(beat.holder, 30, "the first beat takes the lock", log=first.log)
+        second = testing.BeatProcess(tmp_path / "b2", **env)
+        testing.wait_until(lambda: runs_by(h1), 15, "the first beat sends", log=first.log)
+
+        os.kill(first.proc.pid, signal.SIGSTOP)
+        try:
+            h2 = testing.wait_until(
+                lambda: (h := beat.holder()) and h != h1 and h, 30, "the standby takes the lock", log=second.log
+            )
+            time.sleep(1)
+        finally:
+            os.kill(first.proc.pid, signal.SIGCONT)
+        resumed_at = time.time()
+        time.sleep(LOCK_SECONDS + 2)
+
+        assert beat.holder() == h2
+        # A job the frozen beat had handed to the broker before the stop may still be running
+        # as it wakes; nothing it sends after waking is.
+        assert runs_by(h1, after=resumed_at + 1) == []
+        assert runs_by(h2, after=resumed_at + 1)
+        assert "beat lock lost" in first.log.read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(first.proc.pid, signal.SIGCONT)
+        first.stop()
+        if second is not None:
+            second.stop()
