@@ -46,6 +46,20 @@ def test_one_lock_holder_at_a_time_renewal_release_and_expiry(clean_beat_keys):
     assert beat.holder() == "a"
 
 
+@pytest.mark.disruptive
+def test_a_beat_that_cannot_reach_redis_stops_sending_and_metrics_have_no_figure(client, devstack, clean_beat_keys):
+    lock = beat.BeatLock(seconds=1, holder="a")
+    assert lock.acquire_or_renew()
+    devstack.stop("redis")
+    lock.renewed_at -= 1
+    assert not lock.acquire_or_renew() and not lock.held
+    assert "surge_beat_active" not in client.get("/metrics").content.decode()
+    lock.release()  # nothing to release: no error either
+    devstack.start("redis")
+    time.sleep(1.1)  # its old lock expired meanwhile
+    assert lock.acquire_or_renew()
+
+
 def test_metrics_say_whether_a_beat_holds_the_lock(client, clean_beat_keys):
     assert "surge_beat_active 0.0" in client.get("/metrics").content.decode()
     beat.BeatLock(seconds=5, holder="x").acquire_or_renew()
