@@ -255,6 +255,10 @@ if REDIS_SENTINELS:
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by project.celery from each app's BEAT_SCHEDULE
+# Two beats may run (one per host): the one holding the Redis lock sends, the other takes over
+# within BEAT_LOCK_SECONDS of its death (project/beat.py).
+CELERY_BEAT_SCHEDULER = "project.beat:LockedScheduler"
+BEAT_LOCK_SECONDS = env.float("BEAT_LOCK_SECONDS", default=6.0)
 
 # Reliable queue: how many events a consumer takes per batch, and how long a consumer may be
 # silent before the reaper hands its batch to another.
@@ -458,7 +462,8 @@ PATRONI_URLS = env.list("PATRONI_URLS", default=[])
 # Set (deploy/ and the gunicorn config do) when several processes share one /metrics: each
 # writes its counters to files there and a scrape sums them.
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
-# A worker serves its pool processes' metrics here for Prometheus (0 = not served).
+# The Celery worker serves its pool's metrics on this port (0: not at all) and address; on a
+# worker host of its own the monitoring host must reach it, so its private address there.
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 
