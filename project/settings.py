@@ -139,11 +139,23 @@ REDIS_SENTINELS = [
     (h, int(p)) for h, _, p in (s.strip().rpartition(":") for s in env.list("REDIS_SENTINELS", default=[]))
 ]
 REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="surge")
+# Cluster mode: with cluster nodes named ("host:port,..."; any few of them, the rest is found),
+# the data plane (Lua scripts, queues, user hashes, bitmaps, caches, sessions) lives on a Redis
+# Cluster through redis-py's RedisCluster (project/redis_cluster.py). Celery cannot use a cluster
+# (kombu has no cluster transport, kombu#526): its broker is REDIS_BROKER_URL, a single or a
+# Sentinel-managed Redis of its own. Only database 0 exists on a cluster.
+REDIS_CLUSTER_NODES = env.list("REDIS_CLUSTER_NODES", default=[])
+REDIS_BROKER_URL = env.str("REDIS_BROKER_URL", default=REDIS_URL)
+if REDIS_CLUSTER_NODES and REDIS_SENTINELS:
+    raise ImproperlyConfigured(
+        "REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude each other (the broker: REDIS_BROKER_URL)"
+    )
 # A grab or flash buy is answered 200/202 only once this many replicas have its write (Redis's
 # WAIT, in the same round trip), so a failover cannot lose an acknowledged one; waiting longer
 # than REDIS_WAIT_TIMEOUT_MS answers 503 (the retry then says 409: already grabbed). 0 = off,
-# the default for a single node; 1 when sentinels are named.
-REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", default=1 if REDIS_SENTINELS else 0)
+# the default for a single node; 1 when sentinels or cluster nodes are named (on a cluster the WAIT
+# goes to the master of the grab's slot).
+REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", default=1 if REDIS_SENTINELS or REDIS_CLUSTER_NODES else 0)
 REDIS_WAIT_TIMEOUT_MS = env.int("REDIS_WAIT_TIMEOUT_MS", default=100)
 
 
@@ -157,6 +169,11 @@ def redis_locations(db: int) -> tuple[str, str]:
     if REDIS_SENTINELS:
         broker = ";".join(f"sentinel://{h}:{p}/{db}" for h, p in REDIS_SENTINELS)
         return f"redis://{REDIS_SENTINEL_MASTER}/{db}", broker
+    if REDIS_CLUSTER_NODES:
+        # The cache's LOCATION only names the first node (the client class takes STARTUP_NODES);
+        # the database number then applies to the broker alone.
+        broker = REDIS_BROKER_URL.rsplit("/", 1)[0] if REDIS_BROKER_URL.count("/") >= 3 else REDIS_BROKER_URL
+        return f"redis://{REDIS_CLUSTER_NODES[0]}/0", f"{broker}/{db}"
     base = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") >= 3 else REDIS_URL
     return f"{base}/{db}", f"{base}/{db}"
 
@@ -188,6 +205,12 @@ if REDIS_SENTINELS:
         SENTINEL_KWARGS={"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},
     )
     CACHES["default"]["OPTIONS"]["CONNECTION_POOL_KWARGS"]["connection_class"] = CountingSentinelConnection
+if REDIS_CLUSTER_NODES:
+    # django-redis has no cluster client: a small one over redis-py's RedisCluster (why: there).
+    CACHES["default"]["LOCATION"] = redis_locations(0)[0]
+    CACHES["default"]["OPTIONS"].update(
+        CLIENT_CLASS="project.redis_cluster.ClusterClient", STARTUP_NODES=REDIS_CLUSTER_NODES
+    )
 # Sessions: Redis first, the DB behind it, so a Redis outage logs nobody out.
 SESSION_ENGINE = "project.sessions"
 SESSION_COOKIE_AGE = 14 * 24 * 3600
