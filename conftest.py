@@ -288,6 +288,55 @@ HA_MODULES = {
 }
 
 
+# The hot paths' tests (grab, flash buy, sign-in, order page 1, me, home, the reliable queue and
+# its reaper): `make test-redis-modes` runs them again on a Sentinel group and on a Redis Cluster
+# (SURGE_TEST_REDIS_MODE), where the same code must pass through redis-py's other clients.
+HOTPATH_MODULES = {
+    "redpackets/tests/test_grab_api.py",
+    "redpackets/tests/test_grab_drain.py",
+    "orders/tests/test_flash_buy_api.py",
+    "orders/tests/test_flash_drain.py",
+    "signin/tests/test_signin_api.py",
+    "signin/tests/test_signin_concurrency.py",
+    "orders/tests/test_order_list_api.py",
+    "usercenter/tests/test_me_api.py",
+    "usercenter/tests/test_home_api.py",
+    "project/tests/test_queue.py",
+    "project/tests/test_queued_sale.py",
+}
+REDIS_TEST_MODES = ("single", "sentinel", "cluster")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_test_mode():
+    """With SURGE_TEST_REDIS_MODE=sentinel|cluster, the run is on a dev stack of that mode: its
+    stores are brought up (or back, when a drill left a node down) and the settings must point at
+    them. The settings are read before any fixture runs, so the stack's stack.env must exist
+    first: `make test-redis-modes` (deploy/testrun.py --redis-modes) starts the stack, then pytest."""
+    mode = os.environ.get("SURGE_TEST_REDIS_MODE", "")
+    if not mode:
+        yield "single"
+        return
+    if mode not in REDIS_TEST_MODES:
+        pytest.exit(f"SURGE_TEST_REDIS_MODE={mode!r}: one of {', '.join(REDIS_TEST_MODES)}", returncode=4)
+    from django.conf import settings
+
+    configured = "cluster" if settings.REDIS_CLUSTER_NODES else "sentinel" if settings.REDIS_SENTINELS else "single"
+    if configured != mode:
+        pytest.exit(
+            f"SURGE_TEST_REDIS_MODE={mode} but the settings are in {configured} mode: start the stack first "
+            f"(SURGE_DEVSTACK_DIR={STACK_DIR} devstack.py up --redis {mode}), or run `make test-redis-modes`",
+            returncode=4,
+        )
+    if mode != "single":
+        up = subprocess.run(
+            [sys.executable, str(DEVSTACK), "up", "--redis", mode], env=dict(os.environ), capture_output=True, text=True
+        )
+        if up.returncode != 0:
+            pytest.exit(f"the {mode} dev stack did not come up: {up.stdout[-1500:]}{up.stderr[-1500:]}", returncode=4)
+    yield mode
+
+
 def _module(item) -> str:
     try:
         return item.path.resolve().relative_to(ROOT).as_posix()
@@ -297,10 +346,12 @@ def _module(item) -> str:
 
 def pytest_collection_modifyitems(items):
     """Every DB test may use both aliases (the replica mirrors the primary in tests); the
-    failover drills carry the `ha` marker."""
+    failover drills carry the `ha` marker, the hot paths' tests `hotpath`."""
     for item in items:
         if _module(item) in HA_MODULES or item.get_closest_marker("patroni"):
             item.add_marker(pytest.mark.ha)
+        if _module(item) in HOTPATH_MODULES:
+            item.add_marker(pytest.mark.hotpath)
         marker = item.get_closest_marker("django_db")
         fixtures = set(getattr(item, "fixturenames", ()))
         if marker is None and fixtures & {"db", "transactional_db", "live_server"}:
