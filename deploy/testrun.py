@@ -72,7 +72,7 @@ def _drill_port_base() -> str:
 REDIS_MODES = ("sentinel", "cluster")
 # The offsets a Sentinel or Cluster dev stack uses (PostgreSQL pair, Redis, replicas and
 # sentinels, cluster nodes and their bus ports): see deploy/devstack.py.
-MODE_STACK_OFFSETS = (2, 3, 9, *range(10, 15), *range(50, 57), *range(60, 67))
+MODE_STACK_OFFSETS = (2, 3, 9, *range(10, 15), *range(50, 59), *range(60, 69))
 
 
 def mode_dir(mode: str) -> Path:

@@ -30,6 +30,22 @@ from project import counters
 # Connection-level errors only: a MOVED or a READONLY is handled by RedisCluster itself.
 _main_exceptions = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
+
+class CountingConnection(redis.connection.Connection):
+    """Counts every command a cluster node's connection sends, pipelines by their commands (a
+    RedisCluster routes each command to a node's own client, so counting at the client would
+    miss the pipelines' per-node sends)."""
+
+    def send_command(self, *args, **kwargs):
+        counters.count_redis(1)
+        return super().send_command(*args, **kwargs)
+
+    def pack_commands(self, commands):
+        commands = list(commands)
+        counters.count_redis(len(commands))
+        return super().pack_commands(commands)
+
+
 _clients: dict[tuple, RedisCluster] = {}
 _clients_lock = threading.Lock()
 
@@ -44,13 +60,28 @@ def parse_nodes(raw: Iterable[str]) -> list[tuple[str, int]]:
     return nodes
 
 
-def cluster_client(nodes: list[tuple[str, int]], options: dict) -> RedisCluster:
+def client_options(cache_options: dict) -> dict:
+    """RedisCluster's keyword arguments from a django-redis OPTIONS dict (timeouts, pool size)."""
+    options = {
+        k: v
+        for k, v in cache_options.get("CONNECTION_POOL_KWARGS", {}).items()
+        if k not in ("connection_class", "retry", "health_check_interval")  # set here / per node
+    }
+    if "SOCKET_TIMEOUT" in cache_options:
+        options["socket_timeout"] = cache_options["SOCKET_TIMEOUT"]
+    if "SOCKET_CONNECT_TIMEOUT" in cache_options:
+        options["socket_connect_timeout"] = cache_options["SOCKET_CONNECT_TIMEOUT"]
+    return options
+
+
+def cluster_client(nodes: list[tuple[str, int]], options: dict, *, raw: bool = False) -> RedisCluster:
     """One RedisCluster per process and settings (it holds a pool per node and the slot map).
 
     The retries are few and short: while a master fails over its slots answer nothing for a few
     seconds, and a hot path must answer 503 within about a second rather than hang; the next
-    request finds the new slot map."""
-    key = (tuple(nodes), tuple(sorted((k, repr(v)) for k, v in options.items())))
+    request finds the new slot map. `raw`: the hot paths' own client, whose replies come back as
+    Redis sends them (no response callbacks), as on the single node."""
+    key = (tuple(nodes), tuple(sorted((k, repr(v)) for k, v in options.items())), raw)
     client = _clients.get(key)
     if client is None:
         with _clients_lock:
@@ -65,19 +96,22 @@ def cluster_client(nodes: list[tuple[str, int]], options: dict) -> RedisCluster:
                     startup_nodes=[ClusterNode(h, p) for h, p in rest],
                     require_full_coverage=False,
                     retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=2),
-                    connection_class=counters.CountingConnection,
+                    connection_class=CountingConnection,
                     **options,
                 )
                 _clients[key] = client
+    if raw:
+        _strip_callbacks(client)
     return client
 
 
-def forget_clients() -> None:
-    """Drop the process's clients (a forked child must open its own sockets)."""
-    with _clients_lock:
-        for client in _clients.values():
-            client.close()
-        _clients.clear()
+def _strip_callbacks(client: RedisCluster) -> None:
+    """Node clients appear when the slot map changes (a failover, a node back): each loses its
+    response callbacks before the hot paths use it. A loop over a handful of nodes per call."""
+    for node in client.get_nodes():
+        conn = node.redis_connection
+        if conn is not None and conn.response_callbacks:
+            conn.response_callbacks = {}
 
 
 class ClusterClient(DefaultClient):
@@ -85,13 +119,7 @@ class ClusterClient(DefaultClient):
     SOCKET_TIMEOUT / SOCKET_CONNECT_TIMEOUT / CONNECTION_POOL_KWARGS for every node's pool)."""
 
     def connect(self, index: int = 0) -> RedisCluster:
-        options = dict(self._options.get("CONNECTION_POOL_KWARGS", {}))
-        options.pop("connection_class", None)  # always the counting one, set in cluster_client
-        if "SOCKET_TIMEOUT" in self._options:
-            options["socket_timeout"] = self._options["SOCKET_TIMEOUT"]
-        if "SOCKET_CONNECT_TIMEOUT" in self._options:
-            options["socket_connect_timeout"] = self._options["SOCKET_CONNECT_TIMEOUT"]
-        return cluster_client(parse_nodes(self._options["STARTUP_NODES"]), options)
+        return cluster_client(parse_nodes(self._options["STARTUP_NODES"]), client_options(self._options))
 
     def disconnect(self, index: int = 0, client=None) -> None:
         """The cluster client is shared by the process; django-redis's CLOSE_CONNECTION is off."""
@@ -111,6 +139,34 @@ class ClusterClient(DefaultClient):
 
 
 # ---------------------------------------------------------------- what the hot paths need
+#
+# project/redis.py's hot_* functions come here in cluster mode: the same contracts (raw replies,
+# error replies in place in a pipeline, RedisUnavailable when the slot's master is gone), over
+# the process's raw RedisCluster, which routes each command by its key.
+
+
+def hot_client() -> RedisCluster:
+    from django.conf import settings
+
+    options = settings.CACHES["default"]["OPTIONS"]
+    return cluster_client(parse_nodes(options["STARTUP_NODES"]), client_options(options), raw=True)
+
+
+def hot_command(*args):
+    """One command, routed by its key; an error reply raised as redis-py's exception for it."""
+    return hot_client().execute_command(*args)
+
+
+def hot_pipeline(commands) -> list:
+    """Many commands in one cluster pipeline (one round trip per node, each command routed by its
+    key); the replies in order, an error reply as its exception object in its place."""
+    commands = list(commands)
+    if not commands:
+        return []
+    pipe = hot_client().pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    return pipe.execute(raise_on_error=False)
 
 
 def by_slot(keys: Iterable) -> dict[int, list]:
@@ -121,50 +177,40 @@ def by_slot(keys: Iterable) -> dict[int, list]:
     return dict(groups)
 
 
-def node_client(cluster: RedisCluster, key) -> redis.Redis:
-    """The plain client of the master that holds `key`'s slot (for a command that must reach
-    that very node, like the WAIT after a grab)."""
+def _node_client(cluster: RedisCluster, key) -> redis.Redis:
+    """The plain client of the master that holds `key`'s slot."""
     node = cluster.get_node_from_key(key)
-    if node.redis_connection is None:
+    if node is None or node.redis_connection is None:
         cluster.nodes_manager.initialize()
         node = cluster.get_node_from_key(key)
+        _strip_callbacks(cluster)
     return node.redis_connection
 
 
-def script_then_wait(cluster: RedisCluster, script, keys: list, args: list, replicas: int, timeout_ms: int):
+def hot_script_replicated(script, keys: list, args: list, replicas: int, timeout_ms: int) -> tuple[object, bool]:
     """EVALSHA and WAIT in one round trip to the master of the script's slot, so WAIT counts the
-    replicas of the node that took the write. Returns (reply, acknowledged replicas), each an
-    exception object when Redis answered an error. A MOVED (the slot moved in a failover or a
-    reshard) refreshes the slot map and goes once more to the new owner."""
-    for attempt in range(2):
-        node = node_client(cluster, keys[0])
-        pipe = node.pipeline(transaction=False)
-        pipe.evalsha(script.sha, len(keys), *keys, *args)
+    replicas of the node that took the write (a cluster pipeline would send WAIT to a node of its
+    choosing). Returns (reply, whether `replicas` replicas have it). A MOVED (the slot moved in
+    a failover) or a refused connection refreshes the slot map; the caller answers 503 and the
+    retry reaches the new master."""
+    cluster = hot_client()
+    for _attempt in range(2):
+        pipe = _node_client(cluster, keys[0]).pipeline(transaction=False)
+        pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         pipe.execute_command("WAIT", replicas, timeout_ms)
         try:
             reply, acked = pipe.execute(raise_on_error=False)
         except _main_exceptions:
-            cluster.nodes_manager.initialize()
+            cluster.nodes_manager.initialize()  # the slot's master is gone: ask the others
             raise
-        moved = isinstance(reply, redis.exceptions.ResponseError) and str(reply).startswith(("MOVED", "ASK"))
-        if isinstance(reply, redis.exceptions.NoScriptError):
+        if isinstance(reply, redis.exceptions.NoScriptError):  # a promoted replica never had it
             script.sha = cluster.script_load(script.script)  # to every master
             continue
-        if isinstance(reply, redis.exceptions.ReadOnlyError) or moved:
+        if isinstance(reply, (redis.exceptions.ReadOnlyError, redis.exceptions.MovedError, redis.exceptions.AskError)):
             cluster.nodes_manager.initialize()
-            if attempt == 0:
-                continue
-            raise redis.exceptions.ConnectionError("the slot's master moved during a failover; retry")
-        return reply, acked
-    raise redis.exceptions.ConnectionError("the script could not be run on the slot's master")
-
-
-def pipeline_replies(cluster: RedisCluster, commands: list[tuple]) -> list:
-    """Many commands in one cluster pipeline (one round trip per node, each command routed by its
-    key); the replies in order, an error reply as its exception object in its place."""
-    if not commands:
-        return []
-    pipe = cluster.pipeline(transaction=False)
-    for command in commands:
-        pipe.execute_command(*command)
-    return pipe.execute(raise_on_error=False)
+            continue
+        for r in (reply, acked):
+            if isinstance(r, redis.exceptions.RedisError):
+                raise r
+        return reply, int(acked) >= replicas
+    raise redis.exceptions.ConnectionError("the slot's master changed during a failover; retry")

@@ -1,5 +1,5 @@
 """The data plane on a Redis Cluster (`devstack.py up --redis cluster`: three masters with a
-replica each and a spare replica, a single Redis as the Celery broker) with a real gunicorn,
+replicas each, a single Redis as the Celery broker) with a real gunicorn,
 Celery worker and beat on it: the master that holds the red packet's slot SIGKILLed in the middle
 of a grab and flash-buy storm. Its replica is promoted by the cluster itself; the grabs on that
 slot answer 503 with Retry-After meanwhile, then 200 again; keys on the other masters' slots keep
@@ -43,11 +43,14 @@ KILL_AFTER_SECONDS = 3
 # cluster-node-timeout is 2 s: failure detection, the election and the slot map refresh took
 # ~4 s here; generous for a loaded 2-core box.
 BACK_WITHIN_SECONDS = 20
-# The stack's offsets (deploy/devstack.py): the broker, the seven nodes and their bus ports.
-OFFSETS = (9, *range(50, 57), *range(60, 67))
+# The stack's offsets (deploy/devstack.py): the broker, the nine nodes and their bus ports.
+OFFSETS = (9, *range(50, 59), *range(60, 69))
 
 
 def _free_block() -> int:
+    # A run confined to one block of ports names where in it the drill's cluster goes.
+    if os.environ.get("SURGE_TEST_CLUSTER_PORT_BASE"):
+        return int(os.environ["SURGE_TEST_CLUSTER_PORT_BASE"])
     for base in range(30930, 32400, 100):
         if all(_free(base + off) for off in OFFSETS):
             return base
@@ -91,7 +94,7 @@ def redis_cluster(tmp_path):
     )
     assert up.returncode == 0, up.stdout + up.stderr
     print(f"cluster up in {time.monotonic() - started:.1f} s")
-    nodes = [base + 50 + i for i in range(7)]
+    nodes = [base + 50 + i for i in range(9)]
     try:
         yield {
             "base": base,
