@@ -166,7 +166,11 @@ def hot_pipeline(commands) -> list:
     pipe = hot_client().pipeline(transaction=False)
     for command in commands:
         pipe.execute_command(*command)
-    return pipe.execute(raise_on_error=False)
+    replies = pipe.execute(raise_on_error=False)
+    for r in replies:
+        if counters.is_no_replicas(r):
+            raise counters.NoReplicasError(str(r))  # a master refusing writes: unavailable
+    return replies
 
 
 def by_slot(keys: Iterable) -> dict[int, list]:
@@ -210,6 +214,8 @@ def hot_script_replicated(script, keys: list, args: list, replicas: int, timeout
             cluster.nodes_manager.initialize()
             continue
         for r in (reply, acked):
+            if counters.is_no_replicas(r):
+                raise counters.NoReplicasError(str(r))  # a master refusing writes: unavailable
             if isinstance(r, redis.exceptions.RedisError):
                 raise r
         return reply, int(acked) >= replicas

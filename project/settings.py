@@ -9,8 +9,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
-
-from project.counters import CountingConnection, CountingSentinelConnection
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -132,6 +132,11 @@ READ_YOUR_WRITES_SECONDS = env.int("READ_YOUR_WRITES_SECONDS", default=5)
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:25439/0")
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
+# A command that finds its connection dropped or timed out is sent again this many times, at
+# once, on a new connection (in Sentinel mode: to the master the sentinels name now), then the
+# caller answers 503 or falls back to the DB. redis-py's default (three retries with exponential
+# backoff, ~10 s) made a stopped master cost every request seconds in the Sentinel drill.
+REDIS_RETRIES = env.int("REDIS_RETRIES", default=1)
 # Sentinel mode: with sentinels named ("host:port,host:port,..."), every client (cache, hot paths,
 # queues, sessions, the Celery broker) asks them where the master of REDIS_SENTINEL_MASTER is,
 # and follows a failover by itself. REDIS_URL then only gives the database number.
@@ -186,12 +191,16 @@ CACHES = {
         "KEY_PREFIX": "c",
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # redis-py's client counting the commands it sends (requests report them).
+            "REDIS_CLIENT_CLASS": "project.counters.CountingRedis",
             "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             "CONNECTION_POOL_KWARGS": {
                 "max_connections": 200,
+                # A connection idle this long is PINGed before use, so one a restart or an idle
+                # timeout closed is replaced before a request's command finds it closed.
                 "health_check_interval": 30,
-                "connection_class": CountingConnection,
+                "retry": Retry(NoBackoff(), REDIS_RETRIES),
             },
         },
     },
@@ -202,9 +211,13 @@ if REDIS_SENTINELS:
     CACHES["default"]["OPTIONS"].update(
         CLIENT_CLASS="django_redis.client.SentinelClient",
         SENTINELS=REDIS_SENTINELS,
-        SENTINEL_KWARGS={"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},
+        # Each sentinel is asked once: one that does not answer is skipped for the next.
+        SENTINEL_KWARGS={
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            "retry": Retry(NoBackoff(), 0),
+        },
     )
-    CACHES["default"]["OPTIONS"]["CONNECTION_POOL_KWARGS"]["connection_class"] = CountingSentinelConnection
 if REDIS_CLUSTER_NODES:
     # django-redis has no cluster client: a small one over redis-py's RedisCluster (why: there).
     CACHES["default"]["LOCATION"] = redis_locations(0)[0]
@@ -273,8 +286,20 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 if REDIS_SENTINELS:
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
-        master_name=REDIS_SENTINEL_MASTER, sentinel_kwargs={"socket_timeout": REDIS_SOCKET_TIMEOUT}
+        master_name=REDIS_SENTINEL_MASTER,
+        sentinel_kwargs={"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},
     )
+# The same bounds for a Redis result backend, should one be configured (CELERY_RESULT_BACKEND):
+# it ignores the broker's transport options, and its socket timeout defaults to 120 s.
+CELERY_REDIS_SOCKET_TIMEOUT = CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"]
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"]
+CELERY_REDIS_BACKEND_HEALTH_CHECK_INTERVAL = CELERY_BROKER_TRANSPORT_OPTIONS["health_check_interval"]
+CELERY_REDIS_RETRY_ON_TIMEOUT = True
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = (
+    {"master_name": REDIS_SENTINEL_MASTER, "sentinel_kwargs": CELERY_BROKER_TRANSPORT_OPTIONS["sentinel_kwargs"]}
+    if REDIS_SENTINELS
+    else {}
+)
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by project.celery from each app's BEAT_SCHEDULE
