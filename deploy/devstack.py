@@ -550,6 +550,15 @@ def redis_cluster_start() -> None:
     redis_start(REDIS_PORT)  # the Celery broker
     for port in CLUSTER_PORTS:
         cluster_node_start(port)
+    known = {cluster_info(p).get("cluster_known_nodes", "1") for p in CLUSTER_PORTS}
+    if known not in ({"1"}, {str(len(CLUSTER_PORTS))}):
+        # Nodes of another layout (an older stack): the dev cluster keeps no data, so make it anew.
+        log("the cluster's nodes disagree on its membership: re-creating it")
+        for port in CLUSTER_PORTS:
+            redis_stop(port)
+            (STACK_DIR / f"redis-{port}" / "nodes.conf").unlink(missing_ok=True)
+        for port in CLUSTER_PORTS:
+            cluster_node_start(port)
     if cluster_info(CLUSTER_PORTS[0]).get("cluster_known_nodes", "1") == "1":
         log(f"creating the cluster: {CLUSTER_MASTERS} masters with {CLUSTER_REPLICAS} replicas each")
         redis_cli(
