@@ -307,6 +307,7 @@ HOTPATH_MODULES = {
     "usercenter/tests/test_home_api.py",
     "project/tests/test_queue.py",
     "project/tests/test_queued_sale.py",
+    "project/tests/test_redis_cluster_layer.py",
 }
 REDIS_TEST_MODES = ("single", "sentinel", "cluster")
 
