@@ -446,12 +446,43 @@ def sentinel_start(port: int) -> None:
     wait_port(port, "sentinel")
 
 
+# Every node, master or replica (a replica may be promoted), refuses writes while fewer than
+# one replica has acknowledged the replication stream within the last few seconds. A master cut
+# off from its replicas then stops taking grabs the new master would never see (a drill without
+# this oversold a packet by 25 grabs); its clients get NOREPLICAS, which the app answers 503.
+REDIS_MIN_REPLICAS = ["--min-replicas-to-write", "1", "--min-replicas-max-lag", "3"]
+
+
+def _redis_info(port: int, section: str) -> str:
+    """`INFO <section>` of the Redis on `port` ("" when it does not answer)."""
+    cmd = f"*2\r\n$4\r\nINFO\r\n${len(section)}\r\n{section}\r\n".encode()
+    try:
+        with socket.create_connection((HOST, port), timeout=1) as s:
+            s.sendall(cmd)
+            data = b""
+            while b"\r\n" not in data or len(data) < data.index(b"\r\n") + 2 + int(data[1 : data.index(b"\r\n")]):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except (OSError, ValueError):
+        return ""
+    return data.decode(errors="replace")
+
+
 def redis_sentinel_start() -> None:
-    redis_start(REDIS_PORT)
+    redis_start(REDIS_PORT, REDIS_MIN_REPLICAS)
     for port in REDIS_REPLICA_PORTS:
-        redis_start(port, ["--replicaof", HOST, str(REDIS_PORT)])
+        redis_start(port, ["--replicaof", HOST, str(REDIS_PORT), *REDIS_MIN_REPLICAS])
     for port in SENTINEL_PORTS:
         sentinel_start(port)
+    # The master takes writes once a replica is in sync (min-replicas-to-write): wait for that,
+    # so what runs next (migrate, a test) does not meet NOREPLICAS.
+    deadline = time.monotonic() + 30
+    while "state=online" not in _redis_info(REDIS_PORT, "replication"):
+        if time.monotonic() > deadline:
+            sys.exit(f"devstack: no Redis replica synced with the master; see {STACK_DIR}/redis-*.log")
+        time.sleep(0.1)
 
 
 # Cluster mode (`up --redis cluster`): three masters with two replicas each. Two, so that after
