@@ -524,6 +524,10 @@ def cluster_node_start(port: int) -> None:
             "no",
             "--cluster-migration-barrier",
             "1",
+            # As in the Sentinel group: a master cut off from its replicas refuses writes the
+            # promoted replica would never see (the cluster itself stops a minority master only
+            # after cluster-node-timeout).
+            *REDIS_MIN_REPLICAS,
         ],
     )
 
