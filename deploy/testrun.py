@@ -155,6 +155,8 @@ class Runner:
         res = subprocess.run(cmd, cwd=ROOT, env=self._env(tier, extra), capture_output=True, text=True)
         if res.returncode != 0:
             print(f"[{tier.name}] the {mode} dev stack: `{shlex.join(cmd[1:])}` failed:\n{res.stdout}{res.stderr}")
+            if action == "up":  # what did start must not hold the ports the next run needs
+                self._mode_stack(tier, extra, "down")
         return res.returncode == 0
 
     def _start_next(self, tier: Tier) -> bool:
