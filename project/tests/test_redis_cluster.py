@@ -45,13 +45,14 @@ KILL_AFTER_SECONDS = 3
 BACK_WITHIN_SECONDS = 20
 # The stack's offsets (deploy/devstack.py): the broker, the nine nodes and their bus ports.
 OFFSETS = (9, *range(50, 59), *range(60, 69))
+# Inside the running stack's block (SURGE_DEVSTACK_PORT_BASE) the cluster's own base is this far
+# in: its ports (base+29, base+70..base+88) leave the stack's, and the Sentinel drill's, alone.
+CLUSTER_OFFSET = 20
 
 
 def _free_block() -> int:
-    # A run confined to one block of ports names where in it the drill's cluster goes.
-    if os.environ.get("SURGE_TEST_CLUSTER_PORT_BASE"):
-        return int(os.environ["SURGE_TEST_CLUSTER_PORT_BASE"])
-    for base in range(30930, 32400, 100):
+    own = os.environ.get("SURGE_DEVSTACK_PORT_BASE")
+    for base in [int(own) + CLUSTER_OFFSET] if own else range(30930, 32400, 100):
         if all(_free(base + off) for off in OFFSETS):
             return base
     pytest.skip("no free block of loopback ports for a Redis Cluster")
