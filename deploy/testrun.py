@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -82,11 +83,15 @@ def mode_dir(mode: str) -> Path:
 def _mode_port_base(mode: str) -> str:
     """A mode stack's block: remembered once chosen, else the first free one past the main and
     drill stacks' blocks. The two mode runs are sequential, so they may share one."""
-    remembered = _stack_base(mode_dir(mode))
-    if remembered is not None:
-        return str(remembered)
     main = _stack_base(Path(os.environ.get("SURGE_DEVSTACK_DIR", ROOT / ".devstack"))) or 25430
-    taken = {main, _stack_base(HA_DIR)}
+    taken = {main, _stack_base(HA_DIR) or int(_drill_port_base())}
+    remembered = _stack_base(mode_dir(mode))
+    if remembered is not None and remembered not in taken:
+        return str(remembered)
+    if remembered is not None:
+        # Its block is another stack's now; the stack only lives for its run (and PostgreSQL's
+        # data folders hold their ports), so it is made anew elsewhere.
+        shutil.rmtree(mode_dir(mode))
     for base in range(main + 150, 32400, 100):
         if base not in taken and all(_free(base + off) for off in MODE_STACK_OFFSETS):
             return str(base)
