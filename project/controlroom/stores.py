@@ -115,6 +115,8 @@ def _redis_warnings(memory: dict, persistence: dict) -> list[str]:
 
 
 def _redis_where() -> str:
+    if settings.REDIS_CLUSTER_NODES:  # a RedisCluster has a pool per node, not one
+        return "cluster " + ",".join(settings.REDIS_CLUSTER_NODES)
     kwargs = get_redis().connection_pool.connection_kwargs
     return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
 

@@ -1,16 +1,40 @@
-"""The hot paths' own Redis connection (project.redis.hot_command / hot_script, and the batched
-hot_pipeline / hot_script_many), against the live Redis: raw replies, counting, NOSCRIPT after a
-flush, error replies in a batch, a connection the server dropped, a reply left unread, threads
-and a forked child."""
+"""The hot paths' own Redis client (project.redis.hot_command / hot_script, and the batched
+hot_pipeline / hot_script_many: redis-py's client holding one connection per thread, and its
+pipelines), against the live Redis: raw replies, counting, NOSCRIPT after a flush, error replies
+in a batch, a connection the server dropped, Redis restarted, a reply left unread when a read is
+interrupted, a demoted master (READONLY), a master refusing writes (NOREPLICAS), threads and a
+forked child."""
 
+import contextlib
 import multiprocessing
+import signal
 import threading
 
 import pytest
 import redis
 
 from project import counters
-from project.redis import _pinned_connection, get_redis, hot_command, hot_pipeline, hot_script, hot_script_many
+from project.redis import RedisUnavailable, get_redis, hot_command, hot_pipeline, hot_script, hot_script_many
+
+
+class _Interrupted(BaseException):
+    """What a signal handler raises mid-read (gunicorn's or Celery's time limit, Ctrl-C)."""
+
+
+@contextlib.contextmanager
+def _interrupt_after(seconds: float):
+    """Raise _Interrupted in this (the main) thread after `seconds`, wherever it is blocked."""
+
+    def handler(signum, frame):
+        raise _Interrupted
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def test_raw_replies_and_every_command_is_counted():
@@ -47,22 +71,19 @@ def test_a_connection_the_server_closed_is_reopened_once():
     assert hot_command("CLIENT", "ID") != conn_id
 
 
-def test_a_reply_left_unread_is_never_read_by_the_next_command(monkeypatch):
+def test_a_reply_left_unread_is_never_read_by_the_next_command():
     client = get_redis()
-    client.set("t:hot:a", "A")
     client.set("t:hot:b", "B")
-    conn = _pinned_connection()
-    real_read = conn.read
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt  # e.g. gunicorn's timeout firing between send and read
-
-    monkeypatch.setattr(conn, "read", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        hot_command("GET", "t:hot:a")
-    monkeypatch.setattr(conn, "read", real_read)
-    # The GET a reply is still on the old socket: it was dropped, so b gets b's answer.
+    conn_id = hot_command("CLIENT", "ID")
+    # Interrupted while waiting for the reply (BLPOP answers after 0.6 s, the interrupt comes
+    # at 0.2 s), the way gunicorn's or Celery's time limit interrupts a request or a task.
+    with pytest.raises(_Interrupted), _interrupt_after(0.2):
+        hot_command("BLPOP", "t:hot:late", 0.6)
+    client.rpush("t:hot:late", "late")  # an abandoned BLPOP on a live connection would get this
+    # The BLPOP's reply was never read: the connection was dropped, so GET b gets b's answer.
     assert hot_command("GET", "t:hot:b") == b"B"
+    assert hot_command("CLIENT", "ID") != conn_id
+    assert client.lrange("t:hot:late", 0, -1) == [b"late"]
 
 
 def test_threads_each_use_their_own_connection_in_parallel():
@@ -139,29 +160,20 @@ def test_script_many_after_a_script_flush_runs_every_call_once():
 
 
 def test_pipeline_on_a_connection_the_server_closed_is_sent_again():
-    conn_id = hot_command("CLIENT", "ID")
-    assert get_redis().client_kill_filter(_id=conn_id) == 1
+    assert hot_pipeline([("PING",)]) == [b"PONG"]
+    # Every connection of this process but the one asking: the hot one and the pool's.
+    assert get_redis().client_kill_filter(_type="normal", skipme=True) >= 1
     assert hot_pipeline([("SET", "t:hot:p:k", "v"), ("GET", "t:hot:p:k")]) == [b"OK", b"v"]
-    assert hot_command("CLIENT", "ID") != conn_id
 
 
-def test_pipeline_interrupted_mid_read_drops_the_socket(monkeypatch):
+def test_pipeline_interrupted_mid_read_leaves_no_reply_for_the_next_one():
     get_redis().set("t:hot:p:x", "X")
-    conn = _pinned_connection()
-    real_read = conn.read
-    reads = []
-
-    def second_read_interrupted(*args, **kwargs):
-        reads.append(1)
-        if len(reads) == 2:
-            raise KeyboardInterrupt
-        return real_read(*args, **kwargs)
-
-    monkeypatch.setattr(conn, "read", second_read_interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        hot_pipeline([("PING",), ("PING",), ("PING",)])
-    monkeypatch.setattr(conn, "read", real_read)
-    # Two PONGs were left on the old socket; the next command gets its own reply.
+    with pytest.raises(_Interrupted), _interrupt_after(0.2):
+        hot_pipeline([("PING",), ("BLPOP", "t:hot:p:late", 0.6), ("PING",)])
+    get_redis().rpush("t:hot:p:late", "late")
+    # The BLPOP's and the last PING's replies were never read: the next pipeline (whichever
+    # connection of the pool it gets) and the next command get their own replies.
+    assert hot_pipeline([("GET", "t:hot:p:x"), ("PING",)]) == [b"X", b"PONG"]
     assert hot_command("GET", "t:hot:p:x") == b"X"
 
 
@@ -191,18 +203,57 @@ def test_error_replies_come_back_as_the_clients_exception_classes():
         hot_command("EVALSHA", "0" * 40, 0)
 
 
-def test_the_socket_timeout_is_the_kernels_so_a_round_trip_makes_no_poll_calls():
-    import socket
-    import struct
-    import sys
+def test_a_readonly_reply_drops_the_connection_and_says_redis_is_unavailable():
+    # What a master demoted by a failover answers to a write. A script returns that error reply
+    # here, so the live Redis stays a master.
+    readonly = "return redis.error_reply('READONLY You can\\'t write against a read only replica.')"
+    conn_id = hot_command("CLIENT", "ID")
+    with pytest.raises(redis.exceptions.ConnectionError):
+        hot_command("EVAL", readonly, 0)
+    # Dropped, so the next command connects again (in Sentinel mode: to the master named now).
+    assert hot_command("CLIENT", "ID") != conn_id
+    with pytest.raises(redis.exceptions.ConnectionError):
+        hot_pipeline([("PING",), ("EVAL", readonly, 0)])
+    assert hot_pipeline([("PING",)]) == [b"PONG"]
 
-    from django.conf import settings
 
-    hot_command("PING")
-    sock = _pinned_connection().sock
-    if not sys.platform.startswith("linux"):
-        pytest.skip("kernel timeouts are set on Linux only")
-    assert sock.gettimeout() is None  # blocking: no poll() before each send and recv
-    for opt in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
-        sec, usec = struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, opt, struct.calcsize("ll")))
-        assert sec + usec / 1e6 == pytest.approx(settings.REDIS_SOCKET_TIMEOUT, abs=0.01)
+def test_a_master_refusing_writes_is_redis_unavailable_not_an_error_reply():
+    # NOREPLICAS: fewer replicas in sync than min-replicas-to-write (test_redis_sentinel cuts a
+    # real master off); a script returns that reply here.
+    refused = "return redis.error_reply('NOREPLICAS Not enough good replicas to write.')"
+    for call in (
+        lambda: hot_command("EVAL", refused, 0),
+        lambda: hot_pipeline([("EVAL", refused, 0)]),
+        lambda: get_redis().eval(refused, 0),
+    ):
+        with pytest.raises(RedisUnavailable) as info:
+            call()
+        assert isinstance(info.value, counters.NoReplicasError)
+    assert hot_command("PING") == b"PONG"
+
+
+def test_redis_restarted_is_unavailable_while_down_and_used_again_after(devstack):
+    get_redis().set("t:hot:r", "R")
+    assert hot_command("GET", "t:hot:r") == b"R"
+    assert hot_pipeline([("PING",)]) == [b"PONG"]
+    devstack.stop("redis")
+    try:
+        with pytest.raises(RedisUnavailable):
+            hot_command("PING")
+        with pytest.raises(RedisUnavailable):
+            hot_pipeline([("PING",)])
+    finally:
+        devstack.start("redis")
+    # The dev Redis keeps nothing on disk: it came back empty, on new connections.
+    assert hot_command("GET", "t:hot:r") is None
+    assert hot_pipeline([("SET", "t:hot:r", "again"), ("GET", "t:hot:r")]) == [b"OK", b"again"]
+
+
+def test_a_pipeline_counts_its_commands_once_and_a_client_each_command():
+    _sql0, redis0 = counters.snapshot()
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.set("t:hot:c", 1).incr("t:hot:c").get("t:hot:c")
+    assert pipe.execute() == [True, 2, b"2"]
+    get_redis().get("t:hot:c")
+    _sql1, redis1 = counters.snapshot()
+    assert redis1 - redis0 == 4

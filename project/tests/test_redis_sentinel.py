@@ -29,7 +29,7 @@ from redpackets.models import Grab
 from redpackets.tests.factories import make_campaign, make_grabbers
 from usercenter.models import LedgerEntry, Wallet
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.ha, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 DEVSTACK = testing.ROOT / "deploy" / "devstack.py"
 SHARES, UNITS, BUYERS = 300, 150, 240
@@ -38,8 +38,15 @@ KILL_AFTER_SECONDS = 3
 BACK_WITHIN_SECONDS = 12
 
 
+# The sentinel group's dev stack takes ports base+9..base+14 of its own base; inside the running
+# stack's block (SURGE_DEVSTACK_PORT_BASE) this offset leaves the stack's own ports alone.
+GROUP_OFFSET = 30
+
+
 def _free_block() -> int:
-    for base in range(30430, 32400, 100):
+    own = os.environ.get("SURGE_DEVSTACK_PORT_BASE")
+    candidates = [int(own) + GROUP_OFFSET] if own else range(30430, 32400, 100)
+    for base in candidates:
         ports = [base + 9, *range(base + 10, base + 15)]
         if all(_free(p) for p in ports):
             return base
@@ -231,4 +238,51 @@ def _drill(sentinel_group, tmp_path, fault: signal.Signals) -> None:
                 os.kill(old_master_pid, signal.SIGCONT)
         beat.stop()
         worker.stop()
+        server.stop()
+
+
+def test_a_master_cut_off_from_its_replicas_refuses_grabs_with_a_503_and_takes_none(sentinel_group, tmp_path):
+    """min-replicas-to-write (set by the dev stack): while no replica acknowledges the master
+    (both stopped: what a master cut off from them sees), it refuses writes, so a grab answers
+    503 with Retry-After, not 500, and takes no share; with a replica back, grabs are 200 again
+    and the refused user's grab is a first grab (200), not a 409."""
+    env, master = sentinel_group["env"], sentinel_group["master"]
+    campaign = make_campaign(total=10 * 100, count=10, open=False)
+    (_, token1), (_, token2), (_, token3) = make_grabbers(3, "norepl")
+    _manage(env, "redpackets", "open", str(campaign.pk))
+    pidfiles = [tmp_path / "stack" / f"redis-{port}.pid" for port in sentinel_group["replicas"]]
+    replica_pids = [int(f.read_text().strip()) for f in pidfiles]
+    server = testing.GunicornProcess(tmp_path, **env)
+    session = requests.Session()
+
+    def grab(token):
+        return session.post(
+            f"{server.url}/api/redpackets/{campaign.pk}/grab/", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+
+    def good_replicas() -> int:
+        for line in _redis_cli(master, "info", "replication").splitlines():
+            if line.startswith("min_slaves_good_slaves:"):
+                return int(line.split(":")[1])
+        raise AssertionError("the master has no min-replicas-to-write setting")
+
+    try:
+        assert grab(token1).status_code == 200
+        for pid in replica_pids:
+            os.kill(pid, signal.SIGSTOP)
+        testing.wait_until(lambda: good_replicas() == 0, 20, "the master noticing its replicas are gone")
+        r = grab(token2)
+        assert r.status_code == 503, (r.status_code, r.text)
+        assert r.headers.get("Retry-After") and r.json()["detail"]
+    finally:
+        for pid in replica_pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    try:
+        testing.wait_until(lambda: good_replicas() >= 1, 20, "a replica acknowledging the master again")
+        r = grab(token2)
+        assert r.status_code == 200, (r.status_code, r.text)  # the refused grab took nothing
+        assert grab(token3).status_code == 200
+        assert grab(token1).status_code == 409
+    finally:
         server.stop()

@@ -83,17 +83,17 @@ class Command(BaseCommand):
         client = get_redis()
         counts: Counter = Counter()
         seen = 0
-        cursor = 0
-        while True:
-            cursor, keys = client.scan(cursor=cursor, count=SCAN_BATCH)
-            for key in keys:
-                counts[key_pattern(key.decode(errors="replace"))] += 1
-            seen += len(keys)
-            if seen and seen % (SCAN_BATCH * 50) < len(keys):
-                self.stderr.write(f"  scanned {seen} keys…")
-            if cursor == 0 or seen >= limit:
+        stopped = False
+        # scan_iter, not a SCAN cursor loop: on a Redis Cluster it walks every master in turn.
+        for key in client.scan_iter(count=SCAN_BATCH):
+            if seen >= limit:
+                stopped = True
                 break
-        self.stdout.write(f"Keys ({seen}{'+, stopped at --limit' if cursor else ''}):")
+            counts[key_pattern(key.decode(errors="replace"))] += 1
+            seen += 1
+            if seen % (SCAN_BATCH * 50) == 0:
+                self.stderr.write(f"  scanned {seen} keys…")
+        self.stdout.write(f"Keys ({seen}{'+, stopped at --limit' if stopped else ''}):")
         for pattern, n in counts.most_common():
             self.stdout.write(f"  {n:>10}  {pattern}")
 
