@@ -15,7 +15,6 @@ first key; SCRIPT LOAD goes to every master (a promoted replica never had it: NO
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Iterable
 
 import redis
@@ -171,14 +170,6 @@ def hot_pipeline(commands) -> list:
         if counters.is_no_replicas(r):
             raise counters.NoReplicasError(str(r))  # a master refusing writes: unavailable
     return replies
-
-
-def by_slot(keys: Iterable) -> dict[int, list]:
-    """The keys grouped by hash slot (a command over several keys must stay in one slot)."""
-    groups: dict[int, list] = defaultdict(list)
-    for key in keys:
-        groups[redis.cluster.key_slot(key.encode() if isinstance(key, str) else key)].append(key)
-    return dict(groups)
 
 
 def _node_client(cluster: RedisCluster, key) -> redis.Redis:
