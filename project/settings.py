@@ -12,6 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from project import redisconn
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _stack_env = Path(os.environ.get("SURGE_DEVSTACK_DIR", BASE_DIR / ".devstack")) / "stack.env"
@@ -201,6 +203,8 @@ CACHES = {
                 # timeout closed is replaced before a request's command finds it closed.
                 "health_check_interval": 30,
                 "retry": Retry(NoBackoff(), REDIS_RETRIES),
+                # NOREPLICAS (a master refusing writes) is a connection error, not an error reply.
+                "connection_class": redisconn.Connection,
             },
         },
     },
@@ -218,6 +222,7 @@ if REDIS_SENTINELS:
             "retry": Retry(NoBackoff(), 0),
         },
     )
+    CACHES["default"]["OPTIONS"]["CONNECTION_POOL_KWARGS"]["connection_class"] = redisconn.SentinelManagedConnection
 if REDIS_CLUSTER_NODES:
     # django-redis has no cluster client: a small one over redis-py's RedisCluster (why: there).
     CACHES["default"]["LOCATION"] = redis_locations(0)[0]
@@ -285,6 +290,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "retry_on_timeout": True,
 }
 if REDIS_SENTINELS:
+    # kombu's Sentinel transport on the project's connection class: NOREPLICAS from a master cut
+    # off from its replicas makes the worker reconnect, where kombu would stop it.
+    CELERY_BROKER_TRANSPORT = "project.broker:SentinelTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         master_name=REDIS_SENTINEL_MASTER,
         sentinel_kwargs={"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},
