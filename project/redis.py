@@ -111,7 +111,7 @@ def hot_command(*args):
         # Redis unavailable for this one (a 503, never a 500).
         client.connection.disconnect()
         raise _demoted() from None
-    except (redis.exceptions.ResponseError, counters.NoReplicasError):
+    except redis.exceptions.ResponseError:
         raise  # a whole error reply: the connection is in step
     except BaseException:
         # Anything else (the worker's time limit firing mid-read, ...) may leave a reply unread:
@@ -136,7 +136,7 @@ def hot_script_replicated(script: Script, keys: list, args: list) -> tuple[objec
     replicas (at most REDIS_WAIT_TIMEOUT_MS). Returns (the script's reply, whether enough
     replicas have its writes). With REDIS_WAIT_REPLICAS = 0 it is `hot_script`, always True.
     A master refusing writes (NOREPLICAS: min-replicas-to-write not met) raises
-    counters.NoReplicasError, one of RedisUnavailable: callers answer it 503."""
+    redisconn.NoReplicasError, one of RedisUnavailable: callers answer it 503."""
     replicas = settings.REDIS_WAIT_REPLICAS
     if replicas <= 0:
         return hot_script(script, keys, args), True
@@ -177,13 +177,10 @@ def hot_pipeline(commands) -> list:
         # Sentinel-managed connection does not close itself): close the pool's idle ones.
         client.connection_pool.disconnect(inuse_connections=False)
         raise
-    for r in replies:
-        if isinstance(r, redis.exceptions.ReadOnlyError):
-            # A demoted master (see hot_command): every idle connection of the pool reaches it.
-            client.connection_pool.disconnect(inuse_connections=False)
-            raise _demoted()
-        if counters.is_no_replicas(r):
-            raise counters.NoReplicasError(str(r))  # a master refusing writes: unavailable
+    if any(isinstance(r, redis.exceptions.ReadOnlyError) for r in replies):
+        # A demoted master (see hot_command): every idle connection of the pool reaches it.
+        client.connection_pool.disconnect(inuse_connections=False)
+        raise _demoted()
     return replies
 
 

@@ -15,7 +15,6 @@ first key; SCRIPT LOAD goes to every master (a promoted replica never had it: NO
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Iterable
 
 import redis
@@ -25,16 +24,16 @@ from redis.backoff import ExponentialBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
-from project import counters
+from project import counters, redisconn
 
 # Connection-level errors only: a MOVED or a READONLY is handled by RedisCluster itself.
 _main_exceptions = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
-class CountingConnection(redis.connection.Connection):
+class CountingConnection(redisconn.Connection):
     """Counts every command a cluster node's connection sends, pipelines by their commands (a
     RedisCluster routes each command to a node's own client, so counting at the client would
-    miss the pipelines' per-node sends)."""
+    miss the pipelines' per-node sends). NOREPLICAS is a connection error, as everywhere."""
 
     def send_command(self, *args, **kwargs):
         counters.count_redis(1)
@@ -168,17 +167,9 @@ def hot_pipeline(commands) -> list:
         pipe.execute_command(*command)
     replies = pipe.execute(raise_on_error=False)
     for r in replies:
-        if counters.is_no_replicas(r):
-            raise counters.NoReplicasError(str(r))  # a master refusing writes: unavailable
+        if redisconn.is_no_replicas(r):
+            raise redisconn.NoReplicasError(str(r))  # a master refusing writes: unavailable
     return replies
-
-
-def by_slot(keys: Iterable) -> dict[int, list]:
-    """The keys grouped by hash slot (a command over several keys must stay in one slot)."""
-    groups: dict[int, list] = defaultdict(list)
-    for key in keys:
-        groups[redis.cluster.key_slot(key.encode() if isinstance(key, str) else key)].append(key)
-    return dict(groups)
 
 
 def _node_client(cluster: RedisCluster, key) -> redis.Redis:
@@ -214,8 +205,8 @@ def hot_script_replicated(script, keys: list, args: list, replicas: int, timeout
             cluster.nodes_manager.initialize()
             continue
         for r in (reply, acked):
-            if counters.is_no_replicas(r):
-                raise counters.NoReplicasError(str(r))  # a master refusing writes: unavailable
+            if redisconn.is_no_replicas(r):
+                raise redisconn.NoReplicasError(str(r))  # a master refusing writes: unavailable
             if isinstance(r, redis.exceptions.RedisError):
                 raise r
         return reply, int(acked) >= replicas

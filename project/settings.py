@@ -12,6 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from project import redisconn
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _stack_env = Path(os.environ.get("SURGE_DEVSTACK_DIR", BASE_DIR / ".devstack")) / "stack.env"
@@ -147,14 +149,11 @@ REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="surge")
 # Cluster mode: with cluster nodes named ("host:port,..."; any few of them, the rest is found),
 # the data plane (Lua scripts, queues, user hashes, bitmaps, caches, sessions) lives on a Redis
 # Cluster through redis-py's RedisCluster (project/redis_cluster.py). Celery cannot use a cluster
-# (kombu has no cluster transport, kombu#526): its broker is REDIS_BROKER_URL, a single or a
-# Sentinel-managed Redis of its own. Only database 0 exists on a cluster.
+# (kombu has no cluster transport, kombu#526): its broker is a Redis of its own, REDIS_BROKER_URL,
+# or a Sentinel group when REDIS_SENTINELS are named too (they then serve the broker alone).
+# Only database 0 exists on a cluster.
 REDIS_CLUSTER_NODES = env.list("REDIS_CLUSTER_NODES", default=[])
 REDIS_BROKER_URL = env.str("REDIS_BROKER_URL", default=REDIS_URL)
-if REDIS_CLUSTER_NODES and REDIS_SENTINELS:
-    raise ImproperlyConfigured(
-        "REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude each other (the broker: REDIS_BROKER_URL)"
-    )
 # A grab or flash buy is answered 200/202 only once this many replicas have its write (Redis's
 # WAIT, in the same round trip), so a failover cannot lose an acknowledged one; waiting longer
 # than REDIS_WAIT_TIMEOUT_MS answers 503 (the retry then says 409: already grabbed). 0 = off,
@@ -171,14 +170,14 @@ def redis_db(url: str) -> int:
 
 def redis_locations(db: int) -> tuple[str, str]:
     """(the cache's LOCATION, the Celery broker URL) for Redis database `db` in this mode."""
-    if REDIS_SENTINELS:
-        broker = ";".join(f"sentinel://{h}:{p}/{db}" for h, p in REDIS_SENTINELS)
-        return f"redis://{REDIS_SENTINEL_MASTER}/{db}", broker
+    sentinel_broker = ";".join(f"sentinel://{h}:{p}/{db}" for h, p in REDIS_SENTINELS)
     if REDIS_CLUSTER_NODES:
         # The cache's LOCATION only names the first node (the client class takes STARTUP_NODES);
         # the database number then applies to the broker alone.
         broker = REDIS_BROKER_URL.rsplit("/", 1)[0] if REDIS_BROKER_URL.count("/") >= 3 else REDIS_BROKER_URL
-        return f"redis://{REDIS_CLUSTER_NODES[0]}/0", f"{broker}/{db}"
+        return f"redis://{REDIS_CLUSTER_NODES[0]}/0", sentinel_broker or f"{broker}/{db}"
+    if REDIS_SENTINELS:
+        return f"redis://{REDIS_SENTINEL_MASTER}/{db}", sentinel_broker
     base = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") >= 3 else REDIS_URL
     return f"{base}/{db}", f"{base}/{db}"
 
@@ -201,11 +200,13 @@ CACHES = {
                 # timeout closed is replaced before a request's command finds it closed.
                 "health_check_interval": 30,
                 "retry": Retry(NoBackoff(), REDIS_RETRIES),
+                # NOREPLICAS (a master refusing writes) is a connection error, not an error reply.
+                "connection_class": redisconn.Connection,
             },
         },
     },
 }
-if REDIS_SENTINELS:
+if REDIS_SENTINELS and not REDIS_CLUSTER_NODES:
     DJANGO_REDIS_CONNECTION_FACTORY = "django_redis.pool.SentinelConnectionFactory"
     CACHES["default"]["LOCATION"] = redis_locations(redis_db(REDIS_URL))[0]
     CACHES["default"]["OPTIONS"].update(
@@ -218,6 +219,7 @@ if REDIS_SENTINELS:
             "retry": Retry(NoBackoff(), 0),
         },
     )
+    CACHES["default"]["OPTIONS"]["CONNECTION_POOL_KWARGS"]["connection_class"] = redisconn.SentinelManagedConnection
 if REDIS_CLUSTER_NODES:
     # django-redis has no cluster client: a small one over redis-py's RedisCluster (why: there).
     CACHES["default"]["LOCATION"] = redis_locations(0)[0]
@@ -285,6 +287,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "retry_on_timeout": True,
 }
 if REDIS_SENTINELS:
+    # kombu's Sentinel transport on the project's connection class: NOREPLICAS from a master cut
+    # off from its replicas makes the worker reconnect, where kombu would stop it.
+    CELERY_BROKER_TRANSPORT = "project.broker:SentinelTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         master_name=REDIS_SENTINEL_MASTER,
         sentinel_kwargs={"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},

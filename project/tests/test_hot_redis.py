@@ -13,7 +13,7 @@ import threading
 import pytest
 import redis
 
-from project import counters
+from project import counters, redisconn
 from project.redis import RedisUnavailable, get_redis, hot_command, hot_pipeline, hot_script, hot_script_many
 
 
@@ -228,7 +228,7 @@ def test_a_master_refusing_writes_is_redis_unavailable_not_an_error_reply():
     ):
         with pytest.raises(RedisUnavailable) as info:
             call()
-        assert isinstance(info.value, counters.NoReplicasError)
+        assert isinstance(info.value, redisconn.NoReplicasError)
     assert hot_command("PING") == b"PONG"
 
 

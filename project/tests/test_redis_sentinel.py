@@ -268,17 +268,17 @@ def test_a_master_cut_off_from_its_replicas_refuses_grabs_with_a_503_and_takes_n
 
     try:
         assert grab(token1).status_code == 200
-        for pid in replica_pids:
-            os.kill(pid, signal.SIGSTOP)
-        testing.wait_until(lambda: good_replicas() == 0, 20, "the master noticing its replicas are gone")
-        r = grab(token2)
-        assert r.status_code == 503, (r.status_code, r.text)
-        assert r.headers.get("Retry-After") and r.json()["detail"]
-    finally:
-        for pid in replica_pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-    try:
+        try:
+            for pid in replica_pids:
+                os.kill(pid, signal.SIGSTOP)
+            testing.wait_until(lambda: good_replicas() == 0, 20, "the master noticing its replicas are gone")
+            r = grab(token2)
+            assert r.status_code == 503, (r.status_code, r.text)
+            assert r.headers.get("Retry-After") and r.json()["detail"]
+        finally:
+            for pid in replica_pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
         testing.wait_until(lambda: good_replicas() >= 1, 20, "a replica acknowledging the master again")
         r = grab(token2)
         assert r.status_code == 200, (r.status_code, r.text)  # the refused grab took nothing

@@ -77,3 +77,36 @@ for h in ("Strict-Transport-Security", "Content-Security-Policy", "X-Content-Typ
     assert "script-src 'self'" in out and "frame-ancestors 'none'" in out and "object-src 'none'" in out
     assert "X-Content-Type-Options = nosniff" in out and "X-Frame-Options = DENY" in out
     assert "Referrer-Policy = same-origin" in out and "Cross-Origin-Opener-Policy = same-origin" in out
+
+
+def _redis_settings(**env) -> dict:
+    """CACHES' client, its LOCATION and the Celery broker URL under these Redis settings."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "CELERY_"))}
+    full.update(env, DJANGO_SETTINGS_MODULE="project.settings", SURGE_DEVSTACK_DIR="/nonexistent")
+    code = (
+        "import json; from django.conf import settings as s; c = s.CACHES['default'];"
+        "print(json.dumps([c['OPTIONS']['CLIENT_CLASS'], c['LOCATION'], s.CELERY_BROKER_URL,"
+        " s.REDIS_WAIT_REPLICAS]))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=full, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    import json
+
+    client, location, broker, wait = json.loads(res.stdout)
+    return {"client": client, "location": location, "broker": broker, "wait": wait}
+
+
+def test_cluster_nodes_put_the_data_plane_on_the_cluster_and_the_broker_beside_it():
+    got = _redis_settings(REDIS_CLUSTER_NODES="10.0.0.1:7000,10.0.0.2:7000", REDIS_BROKER_URL="redis://b:6379/0")
+    assert got == {
+        "client": "project.redis_cluster.ClusterClient",
+        "location": "redis://10.0.0.1:7000/0",
+        "broker": "redis://b:6379/0",
+        "wait": 1,
+    }
+
+
+def test_sentinels_beside_cluster_nodes_serve_the_celery_broker_alone():
+    got = _redis_settings(REDIS_CLUSTER_NODES="10.0.0.1:7000", REDIS_SENTINELS="10.0.0.9:26379,10.0.0.8:26379")
+    assert got["client"] == "project.redis_cluster.ClusterClient"
+    assert got["broker"] == "sentinel://10.0.0.9:26379/0;sentinel://10.0.0.8:26379/0"
