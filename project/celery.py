@@ -22,12 +22,15 @@ def add_beat(name: str, task: str, seconds: float, **kwargs) -> None:
 
 
 @task_prerun.connect
-def _task_reads_primary(**kwargs):
+def _task_reads_primary(task=None, **kwargs):
     # Workers write and then read what they wrote: their reads go to the primary.
-    from project import db_router
+    from project import beat, db_router
 
     db_router.begin_request()
     db_router.pin_to_primary()
+    sent_by = task.request.get(beat.SENT_BY_HEADER) if task is not None else None
+    if sent_by:
+        beat.record_run(task.name, sent_by)
 
 
 @task_postrun.connect

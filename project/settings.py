@@ -255,6 +255,10 @@ if REDIS_SENTINELS:
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {}  # filled by project.celery from each app's BEAT_SCHEDULE
+# Two beats may run (one per host): the one holding the Redis lock sends, the other takes over
+# within BEAT_LOCK_SECONDS of its death (project/beat.py).
+CELERY_BEAT_SCHEDULER = "project.beat:LockedScheduler"
+BEAT_LOCK_SECONDS = env.float("BEAT_LOCK_SECONDS", default=6.0)
 
 # Reliable queue: how many events a consumer takes per batch, and how long a consumer may be
 # silent before the reaper hands its batch to another.
