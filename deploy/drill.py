@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import json
 import os
+import platform
 import re
 import shutil
 import signal
@@ -43,6 +44,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +87,7 @@ SENTINEL_MASTER = "surge"
 ETCD_HOSTS = ("pg1", "pg2", "mon")
 SENTINEL_HOSTS = ("redis1", "redis2", "mon")
 STATE = DRILL_DIR / "state.json"
+PAGES = DRILL_DIR / "mon" / "pages.jsonl"
 SECRET = "drill-only-secret-key-not-for-production-0123456789"
 # Ceilings for every wait in the drill: nothing loops longer than this.
 SETUP_TIMEOUT = 180
@@ -611,23 +615,14 @@ def mon_start() -> None:
         ],
     }
     (mdir / "prometheus.yml").write_text(json.dumps(config, indent=1))
-    am = {
-        "route": {
-            "receiver": "webhook",
-            "group_by": ["alertname", "instance"],
-            "group_wait": "1s",
-            "group_interval": "2s",
-            "repeat_interval": "1h",
-        },
-        "receivers": [
-            {
-                "name": "webhook",
-                "webhook_configs": [{"url": f"http://{ip('mon')}:{WEBHOOK_PORT}/", "send_resolved": True}],
-            }
-        ],
-    }
-    (mdir / "alertmanager.yml").write_text(json.dumps(am, indent=1))
-    spawn("webhook", "mon", [PY, str(Path(__file__).resolve()), "webhook", "--log", str(mdir / "pages.jsonl")])
+    # deploy/alertmanager/alertmanager.yml with the receiver on mon and the waits cut to seconds.
+    am = (ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text()
+    am = am.replace("http://127.0.0.1:9095/page", f"http://{ip('mon')}:{WEBHOOK_PORT}/page")
+    am = re.sub(r"group_wait: \S+", "group_wait: 1s", am)
+    am = re.sub(r"group_interval: \S+", "group_interval: 2s", am)
+    (mdir / "alertmanager.yml").write_text(am)
+    webhook = ROOT / "deploy" / "alertmanager" / "webhook.py"
+    spawn("webhook", "mon", [PY, str(webhook), "--host", ip("mon"), "--port", str(WEBHOOK_PORT), "--out", str(PAGES)])
     spawn("probe", "mon", [PY, str(Path(__file__).resolve()), "probe"])
     spawn(
         "alertmanager",
@@ -650,35 +645,6 @@ def mon_start() -> None:
             f"--web.listen-address={ip('mon')}:{PROM_PORT}",
         ],
     )
-
-
-def serve_webhook(logfile: str) -> None:
-    """Record each page Alertmanager sends: one JSON line per alert, with the time it arrived."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's name
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-            now = time.time()
-            with lock, open(logfile, "a") as out:
-                for alert in body.get("alerts", []):
-                    line = {
-                        "received": now,
-                        "status": alert.get("status"),
-                        "alertname": alert.get("labels", {}).get("alertname"),
-                        "labels": alert.get("labels", {}),
-                        "startsAt": alert.get("startsAt"),
-                    }
-                    out.write(json.dumps(line) + "\n")
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    ThreadingHTTPServer((ip("mon"), WEBHOOK_PORT), Handler).serve_forever()
 
 
 def serve_probe() -> None:
@@ -748,7 +714,8 @@ def up() -> None:
     mon_start()
     log(f"stores up in {time.monotonic() - started:.0f}s; migrating")
     manage("app1", "migrate", "--noinput", "-v", "0")
-    manage("app1", "collectstatic", "--noinput", "-v", "0")
+    if not (ROOT / "staticfiles" / "staticfiles.json").exists():
+        manage("app1", "collectstatic", "--noinput", "-v", "0")
     for host in ("app1", "app2"):
         web_start(host)
     for host in ("work1", "work2"):
@@ -781,10 +748,588 @@ def up() -> None:
     log(f"topology up in {time.monotonic() - started:.0f}s")
 
 
+# ---------------------------------------------------------------- data, storms, invariants
+#
+# These run inside the client namespace (`drill.py seed|storm|check`): the storm is stdlib HTTP
+# against nginx; seed and check use Django with the app hosts' settings.
+
+N_USERS = 300
+N_CAMPAIGNS = 40
+SHARES = 60
+N_PRODUCTS = 40
+FLASH_STOCK = 60
+# The storm's mix: the hot writes and the cached reads a sale day sends.
+MIX = {"grab": 35, "flash": 20, "signin": 10, "home": 15, "me": 10, "orders": 10}
+
+
+def django_setup() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    import django  # noqa: PLC0415 - only the seed and check subcommands need Django
+
+    django.setup()
+
+
+def seed(out: str, tag: str) -> None:
+    """Users with tokens, open red-packet campaigns and open flash sales for one drill."""
+    import datetime as dt  # noqa: PLC0415
+
+    from django.utils import timezone  # noqa: PLC0415
+
+    django_setup()
+    from loadtest.seed import create_users, warm_auth_caches  # noqa: PLC0415
+    from orders import services as orders  # noqa: PLC0415
+    from orders.models import Product  # noqa: PLC0415
+    from redpackets import services as redpackets  # noqa: PLC0415
+
+    users = create_users(N_USERS, prefix=f"drill{tag}-", stdout=lambda *a: None)
+    warm_auth_caches(users)
+    now = timezone.now()
+    campaigns = [
+        redpackets.campaign_create(
+            title=f"Drill {tag} {i}",
+            total_cents=SHARES * 100,
+            count=SHARES,
+            starts_at=now - dt.timedelta(minutes=1),
+            ends_at=now + dt.timedelta(hours=3),
+            open=True,
+        ).pk
+        for i in range(N_CAMPAIGNS)
+    ]
+    products = Product.objects.bulk_create(
+        [
+            Product(
+                name=f"Drill {tag} flash {i}",
+                price_cents=999,
+                stock=FLASH_STOCK,
+                is_flash=True,
+                flash_starts_at=now - dt.timedelta(minutes=1),
+                flash_ends_at=now + dt.timedelta(hours=3),
+                flash_per_user_limit=1,
+                flash_stock=FLASH_STOCK,
+            )
+            for i in range(N_PRODUCTS)
+        ]
+    )
+    for p in products:
+        orders.flash_open(product_id=p.pk)
+    data = {"users": users, "campaigns": campaigns, "products": [p.pk for p in products]}
+    Path(out).write_text(json.dumps(data))
+
+
+def storm(seed_file: str, out: str, seconds: float, threads: int, rate: float, stop_file: str) -> None:
+    """Requests through nginx until `seconds` pass or `stop_file` appears; one JSON line each:
+    [time, kind, status, user id, target, detail]. Bounded: each thread sends at most
+    rate/threads * seconds requests, paced, with a 5 s timeout each."""
+    import http.client  # noqa: PLC0415
+    import random  # noqa: PLC0415
+
+    data = json.loads(Path(seed_file).read_text())
+    users, campaigns, products = data["users"], data["campaigns"], data["products"]
+    kinds, weights = list(MIX), list(MIX.values())
+    deadline = time.monotonic() + seconds
+    per_thread = rate / threads
+    budget = int(per_thread * seconds) + 1
+    lines: list[list] = []
+    lock = threading.Lock()
+
+    def one(conn, kind: str, user: dict, rng) -> tuple[int, object, object]:
+        headers = {
+            "Authorization": f"Bearer {user['token']}",
+            # Distinct client addresses, as the trusted edge would pass them: the per-address
+            # limits of nginx then see users, not the single storm namespace.
+            "X-Forwarded-For": f"10.200.{user['id'] // 250 % 250}.{user['id'] % 250 + 1}",
+            "Content-Type": "application/json",
+        }
+        target: object = None
+        if kind == "grab":
+            target = rng.choice(campaigns)
+            conn.request("POST", f"/api/redpackets/{target}/grab/", body="{}", headers=headers)
+        elif kind == "flash":
+            target = rng.choice(products)
+            conn.request("POST", f"/api/flash/{target}/buy/", body='{"quantity": 1}', headers=headers)
+        elif kind == "signin":
+            conn.request("POST", "/api/signin/", body="{}", headers=headers)
+        else:
+            path = {"home": "/api/home/", "me": "/api/me/", "orders": "/api/orders/"}[kind]
+            conn.request("GET", path, headers=headers)
+        res = conn.getresponse()
+        body = res.read()
+        detail = None
+        if kind in ("grab", "flash") and res.status in (200, 202, 409):
+            with contextlib.suppress(ValueError):
+                detail = json.loads(body)
+        return res.status, target, detail
+
+    def worker(seed_n: int) -> None:
+        rng = random.Random(seed_n)
+        conn = http.client.HTTPConnection(ip("lb"), LB_PORT, timeout=5)
+        for _ in range(budget):
+            if time.monotonic() >= deadline or os.path.exists(stop_file):
+                break
+            began = time.monotonic()
+            kind = rng.choices(kinds, weights)[0]
+            user = rng.choice(users)
+            try:
+                status, target, detail = one(conn, kind, user, rng)
+            except (OSError, http.client.HTTPException) as exc:
+                status, target, detail = 0, None, type(exc).__name__
+                conn.close()
+                conn = http.client.HTTPConnection(ip("lb"), LB_PORT, timeout=5)
+            with lock:
+                lines.append([time.time(), kind, status, user["id"], target, detail])
+            time.sleep(max(0.0, 1 / per_thread - (time.monotonic() - began)))
+        conn.close()
+
+    pool = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(timeout=seconds + 30)
+    with open(out, "w") as f:
+        for line in lines:
+            f.write(json.dumps(line) + "\n")
+
+
+def read_storms(files: list[str]) -> list[list]:
+    lines = []
+    for name in files:
+        with open(name) as f:
+            lines += [json.loads(line) for line in f if line.strip()]
+    return lines
+
+
+def check(seed_files: list[str], storm_files: list[str], out: str, wait: float) -> None:
+    """The invariants over every seed and storm so far, once the queues drained (bounded wait):
+    no oversell; every grab answered 200 is exactly one Grab row and one ledger entry with its
+    amount; every flash order answered 202 is exactly one order; wallets equal their ledgers;
+    no 5xx but 503."""
+    django_setup()
+    from django.db.models import Count, Sum  # noqa: PLC0415
+
+    from orders.models import Order, Product  # noqa: PLC0415
+    from redpackets.models import Campaign, Grab  # noqa: PLC0415
+    from usercenter.models import LedgerEntry, Wallet  # noqa: PLC0415
+
+    seeds = [json.loads(Path(s).read_text()) for s in seed_files]
+    cids = [c for s in seeds for c in s["campaigns"]]
+    pids = [p for s in seeds for p in s["products"]]
+    uids = [u["id"] for s in seeds for u in s["users"]]
+    lines = read_storms(storm_files)
+    won = {}
+    for _t, kind, status, uid, target, detail in lines:
+        if kind == "grab" and status == 200:
+            won[(target, uid)] = (detail or {}).get("amount_cents")
+    tokens = {d["token"] for _t, k, s, _u, _x, d in lines if k == "flash" and s == 202 and isinstance(d, dict)}
+
+    def grab_rows() -> dict:
+        rows = Grab.objects.using("default").filter(campaign_id__in=cids)
+        return {(g.campaign_id, g.user_id): g.amount_cents for g in rows}
+
+    def persisted() -> bool:
+        rows = grab_rows()
+        orders = Order.objects.using("default").filter(token__in=tokens).count()
+        return all(k in rows for k in won) and orders >= len(tokens)
+
+    started = time.monotonic()
+    while time.monotonic() - started < wait and not persisted():
+        time.sleep(1)
+    drained_s = time.monotonic() - started
+    rows = grab_rows()
+    problems: list[str] = []
+    missing = [k for k in won if k not in rows]
+    if missing:
+        problems.append(f"{len(missing)} grabs answered 200 have no row (e.g. {missing[:3]})")
+    wrong = [k for k, a in won.items() if k in rows and a is not None and rows[k] != a]
+    if wrong:
+        problems.append(f"{len(wrong)} grab rows differ from the amount answered")
+    for c in Campaign.objects.using("default").filter(pk__in=cids):
+        agg = Grab.objects.using("default").filter(campaign_id=c.pk).aggregate(n=Count("id"), s=Sum("amount_cents"))
+        if agg["n"] > c.count or (agg["s"] or 0) > c.total_cents:
+            problems.append(f"campaign {c.pk} oversold: {agg['n']} shares, {agg['s']} cents of {c.total_cents}")
+    refs = {f"rp:{c}:{u}" for c, u in rows}
+    credits = LedgerEntry.objects.using("default").filter(kind="redpacket_grab", reference__in=refs)
+    per_ref = credits.values("reference").annotate(n=Count("id"))
+    if credits.count() != len(refs) or any(r["n"] != 1 for r in per_ref):
+        problems.append(f"{len(refs)} grab rows but {credits.count()} grab credits in the ledger")
+    orders = Order.objects.using("default").filter(token__in=tokens)
+    if orders.count() != len(tokens):
+        problems.append(f"{len(tokens)} flash buys answered 202 but {orders.count()} orders")
+    for p in Product.objects.using("default").filter(pk__in=pids):
+        sold = Order.objects.using("default").filter(product_id=p.pk).aggregate(q=Sum("quantity"))["q"] or 0
+        if sold > p.flash_stock or p.stock < 0:
+            problems.append(f"product {p.pk} oversold: {sold} of {p.flash_stock} (stock {p.stock})")
+    per_user = Order.objects.using("default").filter(product_id__in=pids).values("product_id", "user_id")
+    over = per_user.annotate(q=Sum("quantity")).filter(q__gt=1).count()
+    if over:
+        problems.append(f"{over} users bought past the per-user limit")
+    ledger = dict(
+        LedgerEntry.objects.using("default")
+        .filter(user_id__in=uids)
+        .values_list("user_id")
+        .annotate(s=Sum("amount_cents"))
+    )
+    bad_wallets = [
+        w.user_id
+        for w in Wallet.objects.using("default").filter(user_id__in=uids)
+        if w.balance_cents != ledger.get(w.user_id, 0)
+    ]
+    if bad_wallets:
+        problems.append(f"{len(bad_wallets)} wallets differ from their ledgers (e.g. {bad_wallets[:3]})")
+    fives = {}
+    for line in lines:
+        if line[2] >= 500 and line[2] != 503:
+            fives[line[2]] = fives.get(line[2], 0) + 1
+    if fives:
+        problems.append(f"5xx other than 503: {fives}")
+    report = {
+        "ok": not problems,
+        "problems": problems,
+        "grabs_won": len(won),
+        "grab_rows": len(rows),
+        "orders": len(tokens),
+        "drained_s": round(drained_s, 1),
+    }
+    Path(out).write_text(json.dumps(report))
+
+
+# ---------------------------------------------------------------- faults
+
+
+@dataclass
+class Fault:
+    name: str
+    inject: Callable[[], None]
+    # True once monitoring sees the fault (Prometheus); None: nothing to see (the standby takes over).
+    detected: Callable[[], bool] | None
+    # True once the system serves again without a person (a new leader, a new master ...).
+    healed: Callable[[], bool]
+    # Undo what a person would undo later (restore a link, restart the killed process).
+    restore: Callable[[], None]
+    alert: str  # the alert meant to page for it ("" for none)
+    hold: float = 0.0  # keep the fault this long before restoring (a link cut)
+    prepare: Callable[[], None] | None = None  # before the storm: the state the fault needs
+    result: dict = field(default_factory=dict)
+
+
+def prom_true(expr: str) -> Callable[[], bool]:
+    return lambda: bool(prom_query(expr))
+
+
+def web_target(host: str) -> str:
+    return f'up{{job="surge-web",instance="{ip(host)}:{WEB_PORT}"}}'
+
+
+def worker_target(host: str) -> str:
+    return f'up{{job="surge-worker",instance="{ip(host)}:{WORKER_METRICS_PORT}"}}'
+
+
+def beat_active() -> str | None:
+    """The work host whose beat holds the lock (project/beat.py: the value is host:pid:nonce)."""
+    master = sentinel_master()
+    if not master:
+        return None
+    out = redis_cmd((master, REDIS_PORT), "GET", "beat:lock")
+    m = re.search(r":(\d+):", out)
+    pid = int(m.group(1)) if m else None
+    return next((h for h in ("work1", "work2") if pid and pid_of(f"beat-{h}") == pid), None)
+
+
+def kill_postgres_leader(ds, state: dict) -> None:
+    leader = patroni_leader() or "pg1"
+    state["pg_killed"] = leader
+    kill(f"patroni-{leader}", signal.SIGKILL, group=False)
+    pm = postmaster_pid(ds, leader)
+    if pm:
+        with contextlib.suppress(OSError):
+            os.kill(pm, signal.SIGKILL)
+
+
+def restart_postgres(ds, state: dict) -> None:
+    host = state.get("pg_killed")
+    if not host:
+        return
+    reap_children()
+    (ds.patroni_data_dir(host) / "postmaster.pid").unlink(missing_ok=True)
+    patroni_start(ds, host)
+    wait_for(f"{host} back as a replica", lambda: "streaming" in _cluster_state(host), FAULT_TIMEOUT)
+
+
+def _cluster_state(host: str) -> str:
+    for h in ("pg1", "pg2"):
+        status, body = http_get(f"http://{ip(h)}:{PATRONI_PORT}/cluster", timeout=1)
+        if status == 200:
+            members = json.loads(body).get("members", [])
+            return " ".join(f"{m.get('state')}" for m in members if m.get("name") == host)
+    return ""
+
+
+def faults(short: bool) -> list[Fault]:
+    ds = devstack()
+    state: dict = {}
+
+    def redis_master_host() -> str:
+        return host_of(sentinel_master()) or "redis1"
+
+    def kill_redis_master() -> None:
+        state["redis_killed"] = redis_master_host()
+        kill(f"redis-{state['redis_killed']}")
+
+    def restart_redis() -> None:
+        # Back as a replica of the new master: the sentinels reconfigure it once they see it.
+        reap_children()
+        redis_start(state["redis_killed"], replica_of=redis_master_host())
+
+    def cut_redis_master() -> None:
+        state["redis_cut"] = redis_master_host()
+        link(state["redis_cut"], up=False)
+
+    def restart_worker(host: str) -> Callable[[], None]:
+        def go() -> None:
+            reap_children()
+            worker_start(host)
+            wait_for(f"worker {host} metrics", prom_true(f"{worker_target(host)} == 1"), FAULT_TIMEOUT)
+
+        return go
+
+    def restart_web(host: str) -> None:
+        reap_children()
+        web_start(host)
+        wait_for(f"{host} back in Prometheus", prom_true(f"{web_target(host)} == 1"), FAULT_TIMEOUT)
+
+    def drain_moves() -> bool:
+        return bool(prom_query("increase(surge_queue_drain_rounds_total[5s]) > 0"))
+
+    def kill_active_beat() -> None:
+        state["beat_killed"] = beat_active() or "work1"
+        kill(f"beat-{state['beat_killed']}")
+
+    def beat_handed_over() -> bool:
+        return beat_active() not in (None, state.get("beat_killed")) and drain_moves()
+
+    def restart_beat() -> None:
+        reap_children()
+        beat_start(state["beat_killed"])
+
+    kill_web = Fault(
+        "SIGKILL app1's gunicorn (left down)",
+        inject=lambda: kill("web-app1"),
+        detected=prom_true(f"{web_target('app1')} == 0"),
+        healed=lambda: True,
+        restore=lambda: None,
+        alert="SurgeWebInstanceDown",
+        hold=8.0,
+    )
+    cut_web = Fault(
+        "cut app2's link, then restore it",
+        inject=lambda: link("app2", up=False),
+        detected=prom_true(f"{web_target('app2')} == 0"),
+        healed=lambda: True,
+        restore=lambda: link("app2", up=True),
+        alert="SurgeWebInstanceDown",
+        hold=10.0,
+    )
+    kill_worker = Fault(
+        "SIGKILL work1's Celery worker",
+        inject=lambda: kill("worker-work1"),
+        detected=prom_true(f"{worker_target('work1')} == 0"),
+        healed=lambda: drain_moves() and not prom_query("max(surge_queue_depth) > 50"),
+        restore=restart_worker("work1"),
+        alert="SurgeWorkerDown",
+        hold=8.0,
+    )
+    cut_worker = Fault(
+        "cut work2's link mid-batch, then restore it",
+        inject=lambda: link("work2", up=False),
+        detected=prom_true(f"{worker_target('work2')} == 0"),
+        healed=lambda: drain_moves() and not prom_query("max(surge_queue_depth) > 50"),
+        restore=lambda: link("work2", up=True),
+        alert="SurgeWorkerDown",
+        hold=15.0,
+    )
+    kill_beat = Fault(
+        "SIGKILL the active beat",
+        inject=kill_active_beat,
+        detected=None,
+        healed=beat_handed_over,
+        restore=restart_beat,
+        alert="",
+        hold=8.0,
+    )
+    kill_pg = Fault(
+        "SIGKILL the PostgreSQL leader (Patroni + postmaster)",
+        inject=lambda: kill_postgres_leader(ds, state),
+        detected=prom_true('pg_up{role="primary"} == 0'),
+        healed=lambda: patroni_leader() not in (None, state.get("pg_killed")),
+        restore=lambda: restart_postgres(ds, state),
+        alert="SurgePrimaryDown",
+    )
+    kill_redis = Fault(
+        "SIGKILL the Redis master",
+        inject=kill_redis_master,
+        detected=prom_true("redis_up == 0"),
+        healed=lambda: host_of(sentinel_master()) not in (None, state.get("redis_killed")),
+        restore=restart_redis,
+        alert="SurgeRedisDown",
+    )
+    cut_redis = Fault(
+        "cut the Redis master's link, then restore it",
+        inject=cut_redis_master,
+        detected=prom_true("redis_up == 0"),
+        healed=lambda: host_of(sentinel_master()) not in (None, state.get("redis_cut")),
+        restore=lambda: link(state["redis_cut"], up=True),
+        alert="SurgeRedisDown",
+        hold=5.0,
+    )
+    # app1 stays down through its own fault; it comes back before app2's link is cut, or that
+    # cut would leave no app host at all (a different fault). The short drill restarts it too.
+    cut_web.prepare = lambda: restart_web("app1")
+    kill_worker.prepare = lambda: None if pid_of("web-app1") else restart_web("app1")
+    if short:
+        return [kill_web, kill_worker, kill_pg, kill_redis]
+    return [kill_web, cut_web, kill_worker, cut_worker, kill_beat, kill_pg, kill_redis, cut_redis]
+
+
+def client_py(*args: str, timeout: float) -> None:
+    """A drill subcommand in the client namespace, with the app hosts' settings."""
+    env = app_env("client")
+    env.pop("PROMETHEUS_MULTIPROC_DIR")
+    cmd = in_ns("client", [PY, str(Path(__file__).resolve()), *args])
+    res = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"drill {args[0]} failed:\n{res.stdout}\n{res.stderr[-3000:]}")
+
+
+def pages_since(t0: float) -> dict[str, float]:
+    """Alert name -> seconds after t0 its first page arrived (the webhook receiver's log)."""
+    first: dict[str, float] = {}
+    if PAGES.exists():
+        for line in PAGES.read_text().splitlines():
+            page = json.loads(line)
+            name = page.get("alertname")
+            if page.get("status") == "firing" and page["received"] >= t0 and name not in first:
+                first[name] = round(page["received"] - t0, 1)
+    return first
+
+
+BAD = (0, 500, 502, 503, 504)
+
+
+def run_fault(f: Fault, i: int, rundir: Path, short: bool, seeds: list[str], storms: list[str]) -> dict:
+    lead, tail = (4.0, 6.0) if short else (6.0, 10.0)
+    if f.prepare:
+        f.prepare()
+    seed_file, storm_file, stop_file = (rundir / f"{kind}-{i}.json" for kind in ("seed", "storm", "stop"))
+    client_py("seed", "--out", str(seed_file), "--tag", f"{os.getpid() % 1000}x{i}", timeout=300)
+    seeds.append(str(seed_file))
+    rate, threads = ("40", "6") if short else ("60", "8")
+    storm_cmd = ["storm", "--seed", str(seed_file), "--out", str(storm_file), "--stop-file", str(stop_file)]
+    storm_cmd += ["--seconds", str(FAULT_TIMEOUT * 2 + 60), "--rate", rate, "--threads", threads]
+    env = app_env("client")
+    env.pop("PROMETHEUS_MULTIPROC_DIR")
+    proc = subprocess.Popen(in_ns("client", [PY, str(Path(__file__).resolve()), *storm_cmd]), env=env, cwd=ROOT)
+    try:
+        time.sleep(lead)
+        log(f"fault {i + 1}: {f.name}")
+        t0 = time.time()
+        f.inject()
+        detect = wait_for("detection", f.detected, FAULT_TIMEOUT) if f.detected else None
+        healed = wait_for("healing", f.healed, FAULT_TIMEOUT)
+        time.sleep(max(0.0, t0 + f.hold - time.time()))
+        f.restore()
+        restored = time.time() - t0
+        time.sleep(tail)
+    finally:
+        stop_file.touch()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    t_end = time.time()
+    storms.append(str(storm_file))
+    lines = read_storms([str(storm_file)])
+    during = [line for line in lines if line[0] >= t0]
+    by_status: dict[str, int] = {}
+    for line in during:
+        key = "err" if line[2] == 0 else str(line[2])
+        by_status[key] = by_status.get(key, 0) + 1
+    bad = [line[0] for line in during if line[2] in BAD]
+    recover = max([healed or 0.0, *(t - t0 for t in bad)]) if healed is not None else None
+    check_file = rundir / f"check-{i}.json"
+    client_py("check", "--seeds", *seeds, "--storms", *storms, "--out", str(check_file), "--wait", "90", timeout=300)
+    invariants = json.loads(check_file.read_text())
+    pages = pages_since(t0)
+    return {
+        "fault": f.name,
+        "detect_s": None if detect is None else round(detect, 1),
+        "recover_s": None if recover is None else round(recover, 1),
+        "restored_s": round(restored, 1),
+        "window_s": round(t_end - t0, 1),
+        "requests": len(during),
+        "by_status": dict(sorted(by_status.items())),
+        "alert_expected": f.alert,
+        "alert_after_s": pages.get(f.alert) if f.alert else None,
+        "pages": pages,
+        "invariants": invariants,
+    }
+
+
+def table(rows: list[dict], short: bool, wall: float) -> str:
+    uname = platform.uname()
+    head = [
+        f"# Drill {'(short)' if short else '(all faults)'}",
+        "",
+        f"Ran {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores (`nproc`), "
+        f"kernel {uname.release}, in {wall:.0f} s all told "
+        f"(`python deploy/drill.py run{' --short' if short else ''}`).",
+        "Each fault under a storm through nginx (grab, flash buy, sign-in, home / me / orders reads) from",
+        "the client namespace. detect: until Prometheus saw it; recover: until the system healed and the",
+        "last failed answer (503, 5xx, connection error) of the storm; statuses: answers from the injection",
+        "to the end of the window; alert: the page meant for the fault and its delay (webhook log;",
+        "the drill cuts the rules' `for:` to 3 s); invariants: checked on the database after the drain.",
+        "",
+        "| fault | detect s | recover s | requests by status | alert (after s) | other pages | invariants |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    body = []
+    for r in rows:
+        statuses = " ".join(f"{k}:{v}" for k, v in r["by_status"].items())
+        alert = f"{r['alert_expected']} ({r['alert_after_s']})" if r["alert_expected"] else "none expected"
+        if r["alert_expected"] and r["alert_after_s"] is None:
+            alert = f"**{r['alert_expected']} did not page**"
+        others = ", ".join(f"{k} ({v})" for k, v in r["pages"].items() if k != r["alert_expected"]) or "-"
+        inv = r["invariants"]
+        verdict = (
+            f"ok ({inv['grabs_won']} grabs, {inv['orders']} orders, drained in {inv['drained_s']} s)"
+            if inv["ok"]
+            else "**BROKEN**: " + "; ".join(inv["problems"])
+        )
+        detect = "-" if r["detect_s"] is None else r["detect_s"]
+        recover = "**not healed**" if r["recover_s"] is None else r["recover_s"]
+        body.append(f"| {r['fault']} | {detect} | {recover} | {statuses} | {alert} | {others} | {verdict} |")
+    return "\n".join(head + body) + "\n"
+
+
 def run(args) -> int:
+    started = time.monotonic()
+    rows: list[dict] = []
     with teardown_on_signal(keep=args.keep):
         up()
-    return 0
+        rundir = DRILL_DIR / "run"
+        shutil.rmtree(rundir, ignore_errors=True)
+        rundir.mkdir(parents=True)
+        seeds: list[str] = []
+        storms: list[str] = []
+        for i, f in enumerate(faults(args.short)):
+            row = run_fault(f, i, rundir, args.short, seeds, storms)
+            rows.append(row)
+            log(f"  {json.dumps(row)}")
+        text = table(rows, args.short, time.monotonic() - started)
+        Path(args.out).write_text(text)
+        (rundir / "results.json").write_text(json.dumps(rows, indent=1))
+        print(text, flush=True)
+    failed = [r for r in rows if not r["invariants"]["ok"] or (r["alert_expected"] and r["alert_after_s"] is None)]
+    return 1 if failed or not rows else 0
 
 
 def main() -> int:
@@ -796,15 +1341,32 @@ def main() -> int:
     p.add_argument("--short", action="store_true", help="fewer faults and shorter storms (CI)")
     p.add_argument("--keep", action="store_true", help="leave the topology up afterwards")
     p.add_argument("--out", default=str(ROOT / "deploy" / "DRILL.md"), help="where the table goes")
-    p = sub.add_parser("webhook", help="(inside mon) the receiver that records every page")
-    p.add_argument("--log", required=True)
     sub.add_parser("probe", help="(inside mon) redis_up / pg_up for Prometheus")
+    p = sub.add_parser("seed", help="(inside client) users, campaigns and flash sales for one fault")
+    p.add_argument("--out", required=True)
+    p.add_argument("--tag", required=True)
+    p = sub.add_parser("storm", help="(inside client) the bounded storm through nginx")
+    p.add_argument("--seed", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--stop-file", required=True)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--rate", type=float, default=60, help="requests per second, all threads together")
+    p.add_argument("--threads", type=int, default=8)
+    p = sub.add_parser("check", help="(inside client) the invariants over the given seeds and storms")
+    p.add_argument("--seeds", nargs="+", required=True)
+    p.add_argument("--storms", nargs="+", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--wait", type=float, default=90, help="seconds to wait for the queues to drain")
     sub.add_parser("check-netns", help="exit 1 with the reason when the drill cannot run here")
     args = parser.parse_args()
-    if args.cmd == "webhook":
-        serve_webhook(args.log)
-    elif args.cmd == "probe":
+    if args.cmd == "probe":
         serve_probe()
+    elif args.cmd == "seed":
+        seed(args.out, args.tag)
+    elif args.cmd == "storm":
+        storm(args.seed, args.out, min(args.seconds, 600), args.threads, min(args.rate, 500), args.stop_file)
+    elif args.cmd == "check":
+        check(args.seeds, args.storms, args.out, min(args.wait, 300))
     elif args.cmd == "check-netns":
         missing = netns_missing()
         print(missing or "ok")
