@@ -8,10 +8,15 @@
 
 Hosts (one network namespace each, `surge-<host>`, joined by veth pairs to the bridge `surge-br0`
 on 10.231.0.0/24): lb (nginx), app1 and app2 (gunicorn), work1 and work2 (Celery worker and
-beat), pg1 and pg2 (Patroni + PostgreSQL, an etcd member each), redis1 and redis2 (master,
-replica, a sentinel each), mon (Prometheus, Alertmanager, the webhook receiver that records
-each page, the third etcd member and sentinel, and a small probe that reports whether each Redis
-and a PostgreSQL primary answer), client (the storms).
+beat), pg1 and pg2 (Patroni + PostgreSQL, an etcd member each), redis1 to redis3 (master, two
+replicas, a sentinel each), mon (Prometheus, Alertmanager, the webhook receiver that records
+each page, the third etcd member, and a small probe that reports whether each Redis and a
+PostgreSQL primary answer), client (the storms).
+
+The worker and beat processes are supervised as systemd does in production
+(deploy/systemd/surge-worker.service: Restart=always, RestartSec=2): one that exits by itself is
+started again after 2 s and the table lists it. A process a fault kills on purpose is held down
+until the fault is undone; the gunicorn of the first fault stays down for its whole fault.
 
 Network safety: no namespace has a default route, so nothing in them reaches past the bridge;
 the storms run in the client namespace and target only 10.231.0.x. The root namespace holds the
@@ -65,6 +70,7 @@ HOSTS = {
     "pg2": 22,
     "redis1": 31,
     "redis2": 32,
+    "redis3": 33,
     "mon": 40,
     "client": 50,
 }
@@ -85,7 +91,10 @@ WEBHOOK_PORT = 29495
 PROBE_PORT = 29496
 SENTINEL_MASTER = "surge"
 ETCD_HOSTS = ("pg1", "pg2", "mon")
-SENTINEL_HOSTS = ("redis1", "redis2", "mon")
+# Two replicas, as in devstack: after losing the master the new one still has a replica to
+# acknowledge writes (REDIS_WAIT_REPLICAS), so grabs are accepted again right after the failover.
+REDIS_HOSTS = ("redis1", "redis2", "redis3")
+SENTINEL_HOSTS = REDIS_HOSTS
 STATE = DRILL_DIR / "state.json"
 PAGES = DRILL_DIR / "mon" / "pages.jsonl"
 SECRET = "drill-only-secret-key-not-for-production-0123456789"
@@ -176,11 +185,40 @@ def reap_children() -> None:
             pass
 
 
+# Supervised like systemd's Restart=always: name -> how to start it again.
+SUPERVISED = {
+    "worker-work1": lambda: worker_start("work1"),
+    "worker-work2": lambda: worker_start("work2"),
+    "beat-work1": lambda: beat_start("work1"),
+    "beat-work2": lambda: beat_start("work2"),
+}
+RESTART_SECONDS = 2.0
+HELD: set[str] = set()  # killed by a fault on purpose: not restarted until the fault is undone
+RESTARTS: list[tuple[float, str]] = []  # (time, name) of every restart the supervisor made
+
+
+def supervise(stop: threading.Event) -> None:
+    """Restart a supervised process that exited by itself, 2 s later (bounded by `stop`)."""
+    gone: dict[str, float] = {}
+    while not stop.wait(0.5):
+        reap_children()
+        for name, start in SUPERVISED.items():
+            if name in HELD or pid_of(name) is not None:
+                gone.pop(name, None)
+                continue
+            first = gone.setdefault(name, time.monotonic())
+            if time.monotonic() - first >= RESTART_SECONDS:
+                log(f"supervisor: {name} exited by itself; starting it again (systemd Restart=always)")
+                RESTARTS.append((time.time(), name))
+                start()
+                gone.pop(name, None)
+
+
 # ---------------------------------------------------------------- network
 
 
 def netns_missing() -> str:
-    """Why the drill cannot run here ('' when it can); the test skips with this reason."""
+    """Why this machine cannot make network namespaces ('' when it can); the test skips with it."""
     if os.geteuid() != 0:
         return "network namespaces need root"
     if not shutil.which("ip"):
@@ -189,6 +227,11 @@ def netns_missing() -> str:
     if probe.returncode != 0:
         return f"cannot create a network namespace: {probe.stderr.strip()}"
     subprocess.run(["ip", "netns", "del", "surge-probe"], capture_output=True, check=False)
+    return ""
+
+
+def tools_missing() -> str:
+    """The programs the drill runs that are not installed ('' when all are)."""
     for tool in ("nginx", "etcd", "redis-server", "prometheus", "prometheus-alertmanager"):
         if not shutil.which(tool):
             return f"no {tool} (see deploy/drill.py's docstring for the packages)"
@@ -653,7 +696,7 @@ def serve_probe() -> None:
 
     def metrics() -> str:
         lines = ["# TYPE redis_up gauge"]
-        for host in ("redis1", "redis2"):
+        for host in REDIS_HOSTS:
             try:
                 ok = "+PONG" in redis_cmd((ip(host), REDIS_PORT), "PING", timeout=0.4)
             except OSError:
@@ -683,7 +726,7 @@ def serve_probe() -> None:
 
 
 def up() -> None:
-    missing = netns_missing()
+    missing = netns_missing() or tools_missing()
     if missing:
         sys.exit(f"drill: cannot run here: {missing}")
     started = time.monotonic()
@@ -704,6 +747,7 @@ def up() -> None:
         etcd_start(host)
     redis_start("redis1")
     redis_start("redis2", replica_of="redis1")
+    redis_start("redis3", replica_of="redis1")
     for host in SENTINEL_HOSTS:
         sentinel_start(host)
     patroni_start(ds, "pg1")
@@ -1084,10 +1128,18 @@ def faults(short: bool) -> list[Fault]:
         state["redis_cut"] = redis_master_host()
         link(state["redis_cut"], up=False)
 
+    def kill_held(name: str) -> Callable[[], None]:
+        def go() -> None:
+            HELD.add(name)
+            kill(name)
+
+        return go
+
     def restart_worker(host: str) -> Callable[[], None]:
         def go() -> None:
             reap_children()
             worker_start(host)
+            HELD.discard(f"worker-{host}")
             wait_for(f"worker {host} metrics", prom_true(f"{worker_target(host)} == 1"), FAULT_TIMEOUT)
 
         return go
@@ -1102,7 +1154,7 @@ def faults(short: bool) -> list[Fault]:
 
     def kill_active_beat() -> None:
         state["beat_killed"] = beat_active() or "work1"
-        kill(f"beat-{state['beat_killed']}")
+        kill_held(f"beat-{state['beat_killed']}")()
 
     def beat_handed_over() -> bool:
         return beat_active() not in (None, state.get("beat_killed")) and drain_moves()
@@ -1110,6 +1162,7 @@ def faults(short: bool) -> list[Fault]:
     def restart_beat() -> None:
         reap_children()
         beat_start(state["beat_killed"])
+        HELD.discard(f"beat-{state['beat_killed']}")
 
     kill_web = Fault(
         "SIGKILL app1's gunicorn (left down)",
@@ -1131,7 +1184,7 @@ def faults(short: bool) -> list[Fault]:
     )
     kill_worker = Fault(
         "SIGKILL work1's Celery worker",
-        inject=lambda: kill("worker-work1"),
+        inject=kill_held("worker-work1"),
         detected=prom_true(f"{worker_target('work1')} == 0"),
         healed=lambda: drain_moves() and not prom_query("max(surge_queue_depth) > 50"),
         restore=restart_worker("work1"),
@@ -1171,6 +1224,7 @@ def faults(short: bool) -> list[Fault]:
         healed=lambda: host_of(sentinel_master()) not in (None, state.get("redis_killed")),
         restore=restart_redis,
         alert="SurgeRedisDown",
+        hold=8.0,  # the killed node stays down a while, as it would until a person restarts it
     )
     cut_redis = Fault(
         "cut the Redis master's link, then restore it",
@@ -1259,7 +1313,9 @@ def run_fault(f: Fault, i: int, rundir: Path, short: bool, seeds: list[str], sto
     client_py("check", "--seeds", *seeds, "--storms", *storms, "--out", str(check_file), "--wait", "90", timeout=300)
     invariants = json.loads(check_file.read_text())
     pages = pages_since(t0)
+    restarts = [f"{name} (+{t - t0:.0f} s)" for t, name in RESTARTS if t0 <= t <= t_end]
     return {
+        "restarts": restarts,
         "fault": f.name,
         "detect_s": None if detect is None else round(detect, 1),
         "recover_s": None if recover is None else round(recover, 1),
@@ -1288,8 +1344,10 @@ def table(rows: list[dict], short: bool, wall: float) -> str:
         "to the end of the window; alert: the page meant for the fault and its delay (webhook log;",
         "the drill cuts the rules' `for:` to 3 s); invariants: checked on the database after the drain.",
         "",
-        "| fault | detect s | recover s | requests by status | alert (after s) | other pages | invariants |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "restarts: supervised processes that exited by themselves and were started again (systemd's job).",
+        "",
+        "| fault | detect s | recover s | requests by status | alert (after s) | other pages | restarts | invariants |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     body = []
     for r in rows:
@@ -1306,7 +1364,10 @@ def table(rows: list[dict], short: bool, wall: float) -> str:
         )
         detect = "-" if r["detect_s"] is None else r["detect_s"]
         recover = "**not healed**" if r["recover_s"] is None else r["recover_s"]
-        body.append(f"| {r['fault']} | {detect} | {recover} | {statuses} | {alert} | {others} | {verdict} |")
+        restarts = ", ".join(r["restarts"]) or "-"
+        body.append(
+            f"| {r['fault']} | {detect} | {recover} | {statuses} | {alert} | {others} | {restarts} | {verdict} |"
+        )
     return "\n".join(head + body) + "\n"
 
 
@@ -1320,10 +1381,17 @@ def run(args) -> int:
         rundir.mkdir(parents=True)
         seeds: list[str] = []
         storms: list[str] = []
-        for i, f in enumerate(faults(args.short)):
-            row = run_fault(f, i, rundir, args.short, seeds, storms)
-            rows.append(row)
-            log(f"  {json.dumps(row)}")
+        stop = threading.Event()
+        supervisor = threading.Thread(target=supervise, args=(stop,), daemon=True)
+        supervisor.start()
+        try:
+            for i, f in enumerate(faults(args.short)):
+                row = run_fault(f, i, rundir, args.short, seeds, storms)
+                rows.append(row)
+                log(f"  {json.dumps(row)}")
+        finally:
+            stop.set()
+            supervisor.join(timeout=10)
         text = table(rows, args.short, time.monotonic() - started)
         Path(args.out).write_text(text)
         (rundir / "results.json").write_text(json.dumps(rows, indent=1))
@@ -1368,7 +1436,7 @@ def main() -> int:
     elif args.cmd == "check":
         check(args.seeds, args.storms, args.out, min(args.wait, 300))
     elif args.cmd == "check-netns":
-        missing = netns_missing()
+        missing = netns_missing() or tools_missing()
         print(missing or "ok")
         return 1 if missing else 0
     elif args.cmd == "down":
