@@ -734,8 +734,12 @@ def up() -> None:
     DRILL_DIR.chmod(0o755)
     if _state()["pids"]:
         down()
-    for stale in ("etcd-pg1", "etcd-pg2", "etcd-mon", "devstack/patroni", "mon", "logs"):
-        shutil.rmtree(DRILL_DIR / stale, ignore_errors=True)
+    # A fresh cluster every time: a replica's synced dump.rdb or an old beat schedule would bring
+    # the last drill's grabs into this one's new database.
+    stale = ["devstack/patroni", "mon", "logs", "run"]
+    stale += [f"etcd-{h}" for h in ETCD_HOSTS] + [f"redis-{h}" for h in REDIS_HOSTS] + ["work1", "work2"]
+    for name in stale:
+        shutil.rmtree(DRILL_DIR / name, ignore_errors=True)
     network_up()
     log("network: namespaces, veths and the bridge are up")
     ds = devstack()
