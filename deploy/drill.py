@@ -1258,6 +1258,12 @@ def client_py(*args: str, timeout: float) -> None:
         raise RuntimeError(f"drill {args[0]} failed:\n{res.stdout}\n{res.stderr[-3000:]}")
 
 
+def reaped_total() -> float:
+    """Batches the reaper handed from a dead or cut-off consumer to another, so far."""
+    result = prom_query('sum(surge_queue_events_total{event="reaped"})')
+    return float(result[0]["value"][1]) if result else 0.0
+
+
 def pages_since(t0: float) -> dict[str, float]:
     """Alert name -> seconds after t0 its first page arrived (the webhook receiver's log)."""
     first: dict[str, float] = {}
@@ -1289,6 +1295,7 @@ def run_fault(f: Fault, i: int, rundir: Path, short: bool, seeds: list[str], sto
     try:
         time.sleep(lead)
         log(f"fault {i + 1}: {f.name}")
+        reaped_before = reaped_total()
         t0 = time.time()
         f.inject()
         detect = wait_for("detection", f.detected, FAULT_TIMEOUT) if f.detected else None
@@ -1304,6 +1311,7 @@ def run_fault(f: Fault, i: int, rundir: Path, short: bool, seeds: list[str], sto
         except subprocess.TimeoutExpired:
             proc.kill()
     t_end = time.time()
+    reaped = max(0, round(reaped_total() - reaped_before))
     storms.append(str(storm_file))
     lines = read_storms([str(storm_file)])
     during = [line for line in lines if line[0] >= t0]
@@ -1320,6 +1328,7 @@ def run_fault(f: Fault, i: int, rundir: Path, short: bool, seeds: list[str], sto
     restarts = [f"{name} (+{t - t0:.0f} s)" for t, name in RESTARTS if t0 <= t <= t_end]
     return {
         "restarts": restarts,
+        "reaped": reaped,
         "fault": f.name,
         "detect_s": None if detect is None else round(detect, 1),
         "recover_s": None if recover is None else round(recover, 1),
@@ -1337,7 +1346,7 @@ def run_fault(f: Fault, i: int, rundir: Path, short: bool, seeds: list[str], sto
 def table(rows: list[dict], short: bool, wall: float) -> str:
     uname = platform.uname()
     head = [
-        f"# Drill {'(short)' if short else '(all faults)'}",
+        f"## Latest run {'(short: four faults)' if short else '(all faults)'}",
         "",
         f"Ran {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores (`nproc`), "
         f"kernel {uname.release}, in {wall:.0f} s all told "
@@ -1362,7 +1371,9 @@ def table(rows: list[dict], short: bool, wall: float) -> str:
         others = ", ".join(f"{k} ({v})" for k, v in r["pages"].items() if k != r["alert_expected"]) or "-"
         inv = r["invariants"]
         verdict = (
-            f"ok ({inv['grabs_won']} grabs, {inv['orders']} orders, drained in {inv['drained_s']} s)"
+            f"ok ({inv['grabs_won']} grabs, {inv['orders']} orders, drained in {inv['drained_s']} s"
+            + (f", {r['reaped']} batches reaped" if r.get("reaped") else "")
+            + ")"
             if inv["ok"]
             else "**BROKEN**: " + "; ".join(inv["problems"])
         )
@@ -1373,6 +1384,20 @@ def table(rows: list[dict], short: bool, wall: float) -> str:
             f"| {r['fault']} | {detect} | {recover} | {statuses} | {alert} | {others} | {restarts} | {verdict} |"
         )
     return "\n".join(head + body) + "\n"
+
+
+BEGIN, END = "<!-- drill:begin (deploy/drill.py writes this part) -->", "<!-- drill:end -->"
+
+
+def write_table(path: Path, text: str) -> None:
+    """Replace the generated part of the file; the findings written around it stay."""
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        before, rest = old.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+        path.write_text(f"{before}{BEGIN}\n{text}{END}{after}")
+    else:
+        path.write_text(f"{BEGIN}\n{text}{END}\n")
 
 
 def run(args) -> int:
@@ -1397,7 +1422,7 @@ def run(args) -> int:
             stop.set()
             supervisor.join(timeout=10)
         text = table(rows, args.short, time.monotonic() - started)
-        Path(args.out).write_text(text)
+        write_table(Path(args.out), text)
         (rundir / "results.json").write_text(json.dumps(rows, indent=1))
         print(text, flush=True)
     failed = [r for r in rows if not r["invariants"]["ok"] or (r["alert_expected"] and r["alert_after_s"] is None)]
