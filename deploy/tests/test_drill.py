@@ -37,13 +37,17 @@ def test_short_drill_keeps_the_invariants_and_pages_each_fault(tmp_path):
     table = tmp_path / "DRILL.md"
 
     # when the short drill runs (it tears everything down itself, also when it fails)
-    res = subprocess.run(
-        [sys.executable, str(DEPLOY / "drill.py"), "run", "--short", "--out", str(table)],
-        capture_output=True,
-        text=True,
-        timeout=DRILL_TIMEOUT_SECONDS,
-        check=False,
-    )
+    try:
+        res = subprocess.run(
+            [sys.executable, str(DEPLOY / "drill.py"), "run", "--short", "--out", str(table)],
+            capture_output=True,
+            text=True,
+            timeout=DRILL_TIMEOUT_SECONDS,
+            check=False,
+        )
+    finally:
+        # A timeout SIGKILLs the drill before its own teardown: clean up by name.
+        subprocess.run([sys.executable, str(DEPLOY / "drill.py"), "down"], capture_output=True, check=False)
 
     # then every fault healed, paged its alert and left the invariants intact
     assert table.exists(), res.stdout[-4000:] + res.stderr[-4000:]
