@@ -27,8 +27,9 @@ import uuid
 from celery.beat import PersistentScheduler
 from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily
+from redis.exceptions import RedisError
 
-from project.redis import RedisUnavailable, get_redis
+from project.redis import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class BeatLock:
                 ok = bool(client.eval(_RENEW, 1, LOCK_KEY, self.holder, self.ttl_ms))
             else:
                 ok = bool(client.set(LOCK_KEY, self.holder, nx=True, px=self.ttl_ms))
-        except RedisUnavailable as exc:
+        except RedisError as exc:  # unreachable, or a demoted master refusing writes
             if self.held:
                 log.warning("beat lock: Redis unreachable (%s), standing by", exc)
             ok = False
@@ -87,7 +88,7 @@ class BeatLock:
         if not self.held:
             return
         self.held = False
-        with contextlib.suppress(RedisUnavailable):  # unreachable: it expires by itself
+        with contextlib.suppress(RedisError):  # unreachable: it expires by itself
             get_redis().eval(_RELEASE, 1, LOCK_KEY, self.holder)
         log.warning("beat lock released by %s", self.holder)
 
@@ -127,7 +128,7 @@ def holder() -> str | None:
 def record_run(task: str, sent_by: str) -> None:
     """On the worker, before a job sent by a beat runs: keep the latest RUNS_KEPT runs."""
     entry = json.dumps({"task": task, "by": sent_by, "at": time.time()})
-    with contextlib.suppress(RedisUnavailable):  # bookkeeping only: the job runs anyway
+    with contextlib.suppress(RedisError):  # bookkeeping only: the job runs anyway
         get_redis().pipeline(transaction=False).lpush(RUNS_KEY, entry).ltrim(RUNS_KEY, 0, RUNS_KEPT - 1).execute()
 
 
@@ -140,6 +141,6 @@ def lock_families():
     """`surge_beat_active` for /metrics: 1 while some beat holds the lock (SurgeBeatNotRunning)."""
     try:
         active = int(bool(get_redis().exists(LOCK_KEY)))
-    except RedisUnavailable:
+    except RedisError:
         return  # no figure without Redis; SurgeRedisDown pages for that
     yield GaugeMetricFamily("surge_beat_active", "1 while a Celery beat holds the beat lock", value=active)

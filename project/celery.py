@@ -44,11 +44,12 @@ def _task_done(**kwargs):
 def _serve_worker_metrics(**kwargs):
     """Serve the pool processes' metrics (queue events are counted there; aggregated through
     PROMETHEUS_MULTIPROC_DIR) on WORKER_METRICS_PORT for Prometheus."""
-    port = int(os.environ.get("WORKER_METRICS_PORT") or 0)
-    if not port or not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    from django.conf import settings
+
+    if not settings.WORKER_METRICS_PORT or not settings.PROMETHEUS_MULTIPROC_DIR:
         return
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
-    start_http_server(port, addr=os.environ.get("WORKER_METRICS_ADDR", "127.0.0.1"), registry=registry)
+    start_http_server(settings.WORKER_METRICS_PORT, addr=settings.WORKER_METRICS_ADDR, registry=registry)

@@ -462,6 +462,10 @@ PATRONI_URLS = env.list("PATRONI_URLS", default=[])
 # Set (deploy/ and the gunicorn config do) when several processes share one /metrics: each
 # writes its counters to files there and a scrape sums them.
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# The Celery worker serves its pool's metrics on this port (0: not at all) and address; on a
+# worker host of its own the monitoring host must reach it, so its private address there.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 
 # Backups (`manage.py backup`): how this host runs pgBackRest (it must reach the repository and,
 # for create/verify, the database host), and the stanza naming the cluster in the repository.

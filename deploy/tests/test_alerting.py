@@ -54,24 +54,24 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
 
-def block_port(offset_range: range) -> int:
-    """A free loopback port in this checkout's block (other checkouts use the other blocks)."""
-    base = int(os.environ.get("SURGE_DEVSTACK_PORT_BASE") or 25430)
-    for off in offset_range:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", base + off))
-            except OSError:
-                continue
-            return base + off
-    raise RuntimeError(f"no free port in {base}+{offset_range}")
-
-
-_next_offset = iter(range(60, 100))
+_ports_given: set[int] = set()
 
 
 def next_port() -> int:
-    return block_port(range(next(_next_offset), 100))
+    """A free loopback port in this checkout's block (other checkouts use the other blocks),
+    never one handed out before in this run (its server may not have bound it yet)."""
+    base = int(os.environ.get("SURGE_DEVSTACK_PORT_BASE") or 25430)
+    for port in range(base + 60, base + 100):
+        if port in _ports_given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise RuntimeError(f"no free port in {base + 60}-{base + 99}")
 
 
 def rules() -> list[dict]:
@@ -150,10 +150,12 @@ class FakeTarget:
     """A /metrics endpoint that can be taken down: stands in for an app server or a worker."""
 
     def __init__(self, port: int, text: str):
-        body = text.encode()
+        self.text = text
+        target = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's naming
+                body = target.text.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))
@@ -205,6 +207,18 @@ def processes():
             proc.wait()
 
 
+def wait_pages(pages: Path, n: int, seconds: float = 60) -> list[dict]:
+    """The first `n` pages the webhook recorded (bounded wait)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        lines = pages.read_text().splitlines()
+        if len(lines) >= n:
+            time.sleep(1)  # anything else paged with them arrives in the same group interval
+            return [json.loads(line) for line in pages.read_text().splitlines()]
+        time.sleep(0.25)
+    pytest.fail(f"{n} page(s) expected within {seconds}s, got: {pages.read_text()}")
+
+
 def test_a_target_that_goes_down_pages_through_prometheus_alertmanager_and_the_webhook(tmp_path, processes):
     """The production rules and routes with short timings: scrape and evaluate every second and
     every `for:` cut to 2 s, so the page arrives in seconds instead of the real minute."""
@@ -248,7 +262,8 @@ def test_a_target_that_goes_down_pages_through_prometheus_alertmanager_and_the_w
         )
     )
     # The app servers report a beat holding its lock, so the only change is the one we make.
-    targets = [FakeTarget(p, "surge_beat_active 1\n") for p in (web1, web2, worker)]
+    targets = [FakeTarget(p, "surge_beat_active 1\n") for p in (web1, web2)]
+    targets.append(FakeTarget(worker, 'surge_queue_events_total{queue="q",event="handled"} 1\n'))
     try:
         prom = processes(
             [
@@ -266,19 +281,23 @@ def test_a_target_that_goes_down_pages_through_prometheus_alertmanager_and_the_w
 
         targets[0].close()
         down_at = time.monotonic()
-        deadline = down_at + 60
-        paged = []
-        while time.monotonic() < deadline and not paged:
-            time.sleep(0.5)
-            paged = [json.loads(line) for line in pages.read_text().splitlines()]
+        paged = wait_pages(pages, 1)
         took = time.monotonic() - down_at
+
+        # Then the beat lock goes unheld: the remaining app server reports 0.
+        targets[1].text = "surge_beat_active 0\n"
+        beat_down_at = time.monotonic()
+        beat_paged = wait_pages(pages, 2)
+        beat_took = time.monotonic() - beat_down_at
     finally:
         for t in targets[1:]:
             t.close()
 
-    assert paged, f"no page within 60 s; prometheus log:\n{(tmp_path / 'prometheus.log').read_text()[-2000:]}"
     assert [(p["alertname"], p["instance"], p["status"]) for p in paged] == [
         ("SurgeWebInstanceDown", f"127.0.0.1:{web1}", "firing")
     ]
     assert paged[0]["annotations"]["runbook"] == "deploy/runbooks/rolling-deploy.md"
-    print(f"page arrived {took:.1f}s after the target went down")
+    assert [(p["alertname"], p["severity"], p["status"]) for p in beat_paged[1:]] == [
+        ("SurgeBeatNotRunning", "critical", "firing")
+    ]
+    print(f"pages arrived {took:.1f}s after the app server went down, {beat_took:.1f}s after the beat lock was lost")

@@ -11,6 +11,7 @@ on a refused connection, never a second send of a POST, the 429 JSON, cache head
 from __future__ import annotations
 
 import argparse
+import collections
 import configparser
 import contextlib
 import http.client
@@ -58,16 +59,26 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def free_port() -> int:
-    """A free loopback port below the ephemeral range (they collide with clients' ports)."""
+    """A free loopback port below the ephemeral range (they collide with clients' ports), inside
+    this checkout's block (SURGE_DEVSTACK_PORT_BASE + 30 .. + 59) when it has one."""
+    base = int(os.environ.get("SURGE_DEVSTACK_PORT_BASE") or 0)
     for _ in range(200):
-        port = random.randint(20000, 32000)
+        port = random.randint(base + 30, base + 59) if base else random.randint(20000, 32000)
+        # A port handed out before may be free only because its server is down or not started
+        # yet (app_servers picks both ports first): never hand it out twice.
+        if port in _ports_given:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _ports_given.append(port)
             return port
     raise RuntimeError("no free port")
+
+
+_ports_given: collections.deque[int] = collections.deque(maxlen=20)
 
 
 # ---------------------------------------------------------------- nginx: syntax
@@ -168,15 +179,34 @@ def test_host_and_compose_upstreams_differ_only_in_addresses():
     assert host == compose
 
 
+def location_block(text: str, head: str) -> str:
+    match = re.search(re.escape(head) + r" \{(.*?)\n    \}", text, re.S)
+    assert match, head
+    return match.group(1)
+
+
+# The POSTs that may be re-sent once they reached a server (idempotent per user or by key).
+RETRIED_POST_LOCATIONS = [
+    "location ~ ^/api/redpackets/[0-9]+/grab/$",
+    "location = /api/signin/",
+    "location = /api/orders/",
+]
+
+
 def test_nginx_conf_retries_only_safely_and_limits_the_hot_posts():
     text = re.sub(r"#.*", "", NGINX_CONF.read_text())
     assert re.search(r"proxy_next_upstream\s+error timeout http_502 http_503;", text)
-    assert "non_idempotent" not in text, "a POST grab must never be re-sent by the balancer"
     assert re.search(r"proxy_next_upstream_tries\s+2;", text)
-    grab = re.search(r"location ~ \^/api/redpackets/\[0-9\]\+/grab/\$ \{(.*?)\}", text, re.S)
-    assert grab and "limit_req zone=surge_grab_ip" in grab.group(1)
-    flash = re.search(r"location \^~ /api/flash/ \{(.*?)\}", text, re.S)
-    assert flash and "limit_req zone=surge_flash_ip" in flash.group(1)
+    assert re.search(r"proxy_next_upstream_timeout\s+5s;", text)
+    safe = [location_block(text, head) for head in RETRIED_POST_LOCATIONS]
+    for block in safe:
+        assert re.search(r"proxy_next_upstream error timeout non_idempotent;", block)
+    # Nowhere else: a flash buy (new token each time) or a login is never sent twice.
+    assert text.count("non_idempotent") == len(RETRIED_POST_LOCATIONS)
+    flash = location_block(text, "location ^~ /api/flash/")
+    assert "proxy_next_upstream" not in flash and "limit_req zone=surge_flash_ip" in flash
+    grab = location_block(text, RETRIED_POST_LOCATIONS[0])
+    assert "limit_req zone=surge_grab_ip" in grab
     assert "X-Forwarded-Proto" in text and "real_ip_header" in text and "client_max_body_size" in text
 
 
@@ -370,6 +400,128 @@ def test_balancer_answers_json_503_when_every_server_is_down(start_balancer):
     assert status == 503
     assert headers["content-type"] == "application/json"
     assert "unavailable" in json.loads(body)["detail"]
+
+
+class RecorderGunicorn:
+    """A real gunicorn (one sync worker) serving deploy/tests/recorder_wsgi.py: every request it
+    receives is a line in `log`; with hang=True it never answers, so a test can SIGKILL it while
+    nginx waits."""
+
+    def __init__(self, tmp: Path, name: str, log: Path, *, hang: bool = False):
+        self.port = free_port()
+        env = {**os.environ, "RECORDER_NAME": name, "RECORDER_LOG": str(log)}
+        if hang:
+            env["RECORDER_HANG"] = "1"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{self.port}", "--timeout", "60"]
+            + ["--chdir", str(DEPLOY / "tests"), "recorder_wsgi:app"],
+            env=env,
+            stdout=open(tmp / f"gunicorn-{name}.log", "w"),  # noqa: SIM115 - outlives this call
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"gunicorn {name} did not start: {(tmp / f'gunicorn-{name}.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL the master and its worker at once (a host's gunicorn dying)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def recorder_servers(tmp_path):
+    log = tmp_path / "requests.log"
+    log.write_text("")
+    started: list[RecorderGunicorn] = []
+
+    def start(name: str, **kw) -> RecorderGunicorn:
+        started.append(RecorderGunicorn(tmp_path, name, log, **kw))
+        return started[-1]
+
+    yield start, log
+    for server in started:
+        server.kill()
+
+
+def post_while_killing(balancer: Balancer, path: str, dying: RecorderGunicorn, log: Path):
+    """POST `path` through nginx; once the dying server has received it, SIGKILL that server.
+    Retries (bounded) until least_conn sends the POST to the dying server first. Returns the
+    client's (status, body) and the log's lines for that path."""
+    for _ in range(10):
+        log.write_text("")
+        result: dict = {}
+        thread = threading.Thread(
+            target=lambda: result.update(
+                answer=balancer.request(
+                    "POST", path, {"Authorization": "Bearer t", "Content-Type": "application/json"}, b"{}"
+                )
+            )
+        )
+        thread.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and thread.is_alive() and "dying POST" not in log.read_text():
+            time.sleep(0.02)
+        if "dying POST" in log.read_text():
+            dying.kill()
+            thread.join(timeout=15)
+            status, _, body = result["answer"]
+            return status, body, log.read_text().splitlines()
+        thread.join(timeout=15)
+    pytest.fail("nginx never sent the POST to the dying server first")
+
+
+def test_balancer_resends_a_grab_to_the_other_server_when_the_first_dies_with_it(
+    start_balancer, recorder_servers, tmp_path
+):
+    start, log = recorder_servers
+    dying, live = start("dying", hang=True), start("live")
+    balancer = start_balancer([dying.port, live.port])
+
+    status, body, seen = post_while_killing(balancer, "/api/redpackets/7/grab/", dying, log)
+
+    # The app answers a repeated grab 409 with the amount, so the re-send is safe.
+    assert seen == ["dying POST /api/redpackets/7/grab/", "live POST /api/redpackets/7/grab/"]
+    assert status == 200 and json.loads(body)["server"] == "live"
+
+
+@pytest.mark.parametrize("path", ["/api/signin/", "/api/orders/"])
+def test_balancer_resends_a_sign_in_and_a_keyed_purchase_when_the_server_dies(start_balancer, recorder_servers, path):
+    start, log = recorder_servers
+    dying, live = start("dying", hang=True), start("live")
+    balancer = start_balancer([dying.port, live.port])
+
+    status, _, seen = post_while_killing(balancer, path, dying, log)
+
+    assert seen == [f"dying POST {path}", f"live POST {path}"] and status == 200
+
+
+def test_balancer_never_resends_a_flash_buy_when_the_server_dies_with_it(start_balancer, recorder_servers):
+    start, log = recorder_servers
+    dying, live = start("dying", hang=True), start("live")
+    balancer = start_balancer([dying.port, live.port])
+
+    status, body, seen = post_while_killing(balancer, "/api/flash/3/buy/", dying, log)
+
+    # A second send could buy twice (a new token each time): the client gets the JSON 503 and
+    # asks for the order status or buys again itself.
+    assert seen == ["dying POST /api/flash/3/buy/"]
+    assert status == 503 and "unavailable" in json.loads(body)["detail"]
+
+    # The dead server now refuses connections: the next buy goes to the live one (never sent twice).
+    log.write_text("")
+    answers = [
+        balancer.request("POST", "/api/flash/3/buy/", {"Authorization": f"Bearer u{i}"}, b"{}")[0] for i in range(4)
+    ]
+    assert answers == [200] * 4
+    assert log.read_text().splitlines() == ["live POST /api/flash/3/buy/"] * 4
 
 
 def test_balancer_throttles_one_client_hammering_the_grab_with_json_429(start_balancer, upstreams):
@@ -953,6 +1105,54 @@ def test_restarting_an_app_server_under_load_drops_no_post_when_drained_first(ap
     print("drained restart under load:", outcomes)
     assert sum(outcomes.values()) > 50
     assert failures(outcomes) == {}
+
+
+def test_sigkilling_an_app_server_during_sign_ins_loses_none_and_pays_each_user_once(
+    app_servers, start_balancer, make_user, token_for, tmp_path
+):
+    """The real app: sign-ins (idempotent per day, so nginx may re-send them) through the real
+    nginx while one gunicorn is SIGKILLed with its workers, requests in flight included."""
+    from signin.models import SignIn
+    from usercenter.models import LedgerEntry, Wallet
+
+    a, b = app_servers
+    balancer = start_balancer([a.port, b.port])
+    tokens = [token_for(make_user(f"storm{i}")) for i in range(40)]
+    statuses: list[int | str] = []
+    lock = threading.Lock()
+
+    def client(chunk: list[str]):
+        for token in chunk:
+            for _ in range(2):  # the second is a double click: "already"
+                try:
+                    status = balancer.request("POST", "/api/signin/", {"Authorization": f"Bearer {token}"})[0]
+                except Exception as exc:  # noqa: BLE001 - every failure counts
+                    status = type(exc).__name__
+                with lock:
+                    statuses.append(status)
+
+    threads = [threading.Thread(target=client, args=(tokens[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(statuses) < 20 and time.monotonic() < deadline:  # kill in the middle of the storm
+        time.sleep(0.005)
+    os.killpg(a.proc.pid, signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    for t in threads:
+        t.join(timeout=60)
+
+    assert statuses == [200] * 80, {s: statuses.count(s) for s in set(statuses)}
+    rows = list(SignIn.objects.values_list("user__username", flat=True))
+    assert sorted(rows) == sorted(f"storm{i}" for i in range(40)), "one sign-in row per user"
+    rewards = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.SIGNIN_REWARD)
+    assert rewards.count() == 40
+    for wallet in Wallet.objects.filter(user__username__startswith="storm"):
+        assert wallet.points == sum(rewards.filter(user_id=wallet.user_id).values_list("points", flat=True))
+    balancer.proc.send_signal(signal.SIGTERM)  # flush the buffered access log
+    balancer.proc.wait(timeout=10)
+    log = (tmp_path / "surge.access.log").read_text()
+    print("sign-ins re-sent to the other server:", len(re.findall(r'ua="[^",]+, ', log)))
 
 
 # ---------------------------------------------------------------- deploy/bin/surge-rolling-restart

@@ -3,6 +3,8 @@ processes, a real worker, SIGKILL of the active beat."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import time
@@ -42,6 +44,20 @@ def test_one_lock_holder_at_a_time_renewal_release_and_expiry(clean_beat_keys):
     assert not b.acquire_or_renew() and not b.held
     b.release()  # not its lock any more: a keeps it
     assert beat.holder() == "a"
+
+
+@pytest.mark.disruptive
+def test_a_beat_that_cannot_reach_redis_stops_sending_and_metrics_have_no_figure(client, devstack, clean_beat_keys):
+    lock = beat.BeatLock(seconds=1, holder="a")
+    assert lock.acquire_or_renew()
+    devstack.stop("redis")
+    lock.renewed_at -= 1
+    assert not lock.acquire_or_renew() and not lock.held
+    assert "surge_beat_active" not in client.get("/metrics").content.decode()
+    lock.release()  # nothing to release: no error either
+    devstack.start("redis")
+    time.sleep(1.1)  # its old lock expired meanwhile
+    assert lock.acquire_or_renew()
 
 
 def test_metrics_say_whether_a_beat_holds_the_lock(client, clean_beat_keys):
@@ -121,3 +137,64 @@ def test_every_way_of_starting_beat_uses_the_locked_scheduler(settings):
     for path in ("deploy/systemd/surge-beat.service", "deploy/Procfile.dev"):
         text = (testing.ROOT / path).read_text()
         assert "beat --scheduler project.beat:LockedScheduler" in text, path
+
+
+def test_beat_status_command_names_the_active_beat_and_the_last_runs(clean_beat_keys):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError) as no_beat:
+        call_command("beat", "status", stdout=io.StringIO())
+    assert no_beat.value.returncode == 1
+
+    beat.BeatLock(seconds=5, holder="host1:42:abc").acquire_or_renew()
+    beat.record_run("project.tasks.drain_queues", "host1:42:abc")
+    out = io.StringIO()
+    call_command("beat", "status", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["active"] == "host1:42:abc" and 0 < report["lock_ms_left"] <= 5000
+    drain = next(j for j in report["jobs"] if j["entry"] == "drain-queues")
+    assert drain["last_sent_by"] == "host1:42:abc" and drain["last_run_seconds_ago"] < 5
+    text = io.StringIO()
+    call_command("beat", "status", stdout=text)
+    assert "active beat: host1:42:abc" in text.getvalue()
+
+
+def test_a_paused_beat_that_lost_its_lock_sends_nothing_when_it_wakes(celery_worker, tmp_path, clean_beat_keys):
+    """SIGSTOP the active beat longer than its lock (a host cut off or frozen, not dead): the
+    standby takes over, and the old one, resumed, finds the lock gone and stays standby."""
+    env = {"BEAT_LOCK_SECONDS": LOCK_SECONDS}
+    (tmp_path / "b1").mkdir()
+    (tmp_path / "b2").mkdir()
+    first = testing.BeatProcess(tmp_path / "b1", **env)
+    second = None
+    try:
+        h1 = testing.wait_until(beat.holder, 30, "the first beat takes the lock", log=first.log)
+        second = testing.BeatProcess(tmp_path / "b2", **env)
+        testing.wait_until(lambda: runs_by(h1), 15, "the first beat sends", log=first.log)
+
+        os.kill(first.proc.pid, signal.SIGSTOP)
+        try:
+            h2 = testing.wait_until(
+                lambda: (h := beat.holder()) and h != h1 and h, 30, "the standby takes the lock", log=second.log
+            )
+            time.sleep(1)
+        finally:
+            os.kill(first.proc.pid, signal.SIGCONT)
+        resumed_at = time.time()
+        time.sleep(LOCK_SECONDS + 2)
+
+        assert beat.holder() == h2
+        # A job the frozen beat had handed to the broker before the stop may still be running
+        # as it wakes; nothing it sends after waking is.
+        assert runs_by(h1, after=resumed_at + 1) == []
+        assert runs_by(h2, after=resumed_at + 1)
+        assert "beat lock lost" in first.log.read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(first.proc.pid, signal.SIGCONT)
+        first.stop()
+        if second is not None:
+            second.stop()
