@@ -6,7 +6,7 @@ SCENARIO ?= all
 PYTEST_ARGS ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv up stop status migrate seed run test test-redis-modes lint fmt bench bench-quick loadtest-ui clean
+.PHONY: help venv up stop status migrate seed run test test-redis-modes lint fmt bench bench-quick loadtest-ui clean drill drill-short drill-down
 
 help:
 	@echo "make run          set up everything and serve http://127.0.0.1:8000 (Ctrl-C stops it)"
@@ -16,6 +16,9 @@ help:
 	@echo "make bench        load-test scenarios against their naive baselines (SCENARIO=grab ...)"
 	@echo "make loadtest-ui  the Locust web UI on http://127.0.0.1:8089"
 	@echo "make lint         ruff and the migrations guard"
+	@echo "make drill        the whole topology in network namespaces, every fault under load (root)"
+	@echo "make drill-short  the same with four faults and short storms (CI)"
+	@echo "make drill-down   stop whatever a drill left and delete its namespaces"
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,6 +78,16 @@ bench-quick: migrate
 
 loadtest-ui: migrate
 	$(PY) -m loadtest.bench --ui
+
+# The drill needs root (network namespaces); it writes its table to deploy/DRILL.md.
+drill: venv
+	$(PY) deploy/drill.py run
+
+drill-short: venv
+	$(PY) deploy/drill.py run --short
+
+drill-down:
+	$(PYTHON) deploy/drill.py down
 
 clean: stop
 	rm -rf .devstack .devstack-ha .devstack-sentinel .devstack-cluster staticfiles
