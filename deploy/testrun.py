@@ -64,7 +64,8 @@ def _drill_port_base() -> str:
     if remembered is not None:
         return str(remembered)
     main = _stack_base(Path(os.environ.get("SURGE_DEVSTACK_DIR", ROOT / ".devstack"))) or 25430
-    for base in range(main + 50, 32400, 100):
+    # The next whole block: the main tier's tests take ports up to main + 99 (nginx, Prometheus).
+    for base in range(main + 100, 32400, 100):
         if all(_free(base + off) for off in (2, 3, 9, *range(20, 26))):
             return str(base)
     sys.exit("testrun: no free block of loopback ports for the drill stack")
@@ -92,7 +93,7 @@ def _mode_port_base(mode: str) -> str:
         # Its block is another stack's now; the stack only lives for its run (and PostgreSQL's
         # data folders hold their ports), so it is made anew elsewhere.
         shutil.rmtree(mode_dir(mode))
-    for base in range(main + 150, 32400, 100):
+    for base in range(main + 200, 32400, 100):
         if base not in taken and all(_free(base + off) for off in MODE_STACK_OFFSETS):
             return str(base)
     sys.exit(f"testrun: no free block of loopback ports for the {mode} stack")
