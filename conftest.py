@@ -286,6 +286,7 @@ def page(browser, live_server):
 ROOT = Path(__file__).resolve().parent
 HA_MODULES = {
     "project/tests/test_database_unavailable.py",
+    "project/tests/test_replica_reconnect.py",
     "project/tests/test_redis_sentinel.py",
     "project/tests/test_redis_cluster.py",
     "redpackets/tests/test_redis_lost.py",

@@ -12,8 +12,9 @@
 - The pins are only looked at when a read actually needs a database, so cache hits pay nothing.
 - A replica that is unreachable or lags past REPLICA_MAX_LAG_SECONDS is skipped; its health is
   checked at most every REPLICA_CHECK_INTERVAL_SECONDS per process, on connections of its own
-  (so health checks never show up in a request's query count). A replica that dies under a
-  read-only request makes the request run again on the primary.
+  (so health checks never show up in a request's query count). A read-only request whose
+  replica connection fails runs again once on a fresh replica connection if a probe finds the
+  replica up (reads keep working while the primary is down), else on the primary.
 - Migrations run only on `default`.
 """
 
@@ -400,7 +401,8 @@ connection_created.connect(_install_replica_failure_note, dispatch_uid="surge_re
 
 class ReadYourWritesMiddleware:
     """Resets routing state per request, pins the client after a write, and runs a read-only
-    request again on the primary when the replica failed under it (no 500 for a lost replica)."""
+    request again when the replica failed under it: on a fresh replica connection, else on the
+    primary (no 500 for a lost replica)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -410,17 +412,31 @@ class ReadYourWritesMiddleware:
         try:
             response = self.get_response(request)
             if response.status_code >= 500 and self._replica_to_blame(request):
-                logger.warning("%s %s: replica lost mid-request, retried on the primary", request.method, request.path)
-                with contextlib.suppress(Exception):
-                    connections["replica"].close()
-                begin_request(request)
-                _state.pinned = True
-                response = self.get_response(request)
+                response = self._read_again(request)
             if _state.wrote:
                 self._remember_write(request, response)
             return response
         finally:
             end_request()
+
+    def _read_again(self, request):
+        """A read whose replica failed: once more on a fresh replica connection if the replica
+        still answers a probe (a dropped connection says little about the server, and the
+        primary may be the one that is down), then on the primary."""
+        with contextlib.suppress(Exception):
+            connections["replica"].close()
+        if replica_status(force=True)["ok"]:
+            logger.warning("%s %s: replica connection lost, retried on a fresh one", request.method, request.path)
+            begin_request(request)
+            response = self.get_response(request)
+            if response.status_code < 500 or not self._replica_to_blame(request):
+                return response
+            with contextlib.suppress(Exception):
+                connections["replica"].close()
+        logger.warning("%s %s: replica lost mid-request, retried on the primary", request.method, request.path)
+        begin_request(request)
+        _state.pinned = True
+        return self.get_response(request)
 
     def _replica_to_blame(self, request) -> bool:
         if _state.wrote or request.method not in SAFE_METHODS:

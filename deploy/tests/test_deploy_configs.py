@@ -69,6 +69,9 @@ def free_port() -> int:
         if port in _ports_given:
             continue
         with socket.socket() as s:
+            # As nginx, gunicorn and http.server bind: a port whose old connections sit in
+            # TIME_WAIT (every test's requests leave some) is free for them.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
@@ -522,6 +525,101 @@ def test_balancer_never_resends_a_flash_buy_when_the_server_dies_with_it(start_b
     ]
     assert answers == [200] * 4
     assert log.read_text().splitlines() == ["live POST /api/flash/3/buy/"] * 4
+
+
+# The locations whose answers take milliseconds: a host that went silent under a request is
+# given up on after a short read timeout (drill finding 3), not gunicorn's 35 s.
+HOT_LOCATIONS = [
+    *RETRIED_POST_LOCATIONS,
+    "location ^~ /api/flash/",
+    "location ~ ^/api/(me|me/ledger|home|products|products/[0-9]+"
+    "|redpackets|redpackets/mine|redpackets/[0-9]+|signin/calendar)/$",
+]
+
+
+def _seconds(text: str, directive: str) -> int:
+    return int(re.search(rf"^\s*{directive}\s+(\d+)s;", text, re.M).group(1))
+
+
+def test_hot_locations_give_up_on_a_silent_host_in_time_to_re_send():
+    text = re.sub(r"#.*", "", NGINX_CONF.read_text())
+    server = text.split("location", 1)[0]
+    connect, next_timeout = _seconds(server, "proxy_connect_timeout"), _seconds(server, "proxy_next_upstream_timeout")
+    assert connect <= 1
+    for head in HOT_LOCATIONS:
+        block = location_block(text, head)
+        read = _seconds(block, "proxy_read_timeout")
+        # The read timeout ends within the re-send window, so a request that may be re-sent is.
+        assert read + connect < next_timeout, head
+        assert _seconds(block, "proxy_send_timeout") <= read, head
+
+
+def _upstream_statuses(access_log: Path, marker: str, timeout: float = 10) -> list[str]:
+    """$upstream_status of the logged request whose line holds `marker` (the site's access log
+    is buffered and flushed every 2 s): one status per upstream the request was sent to."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in access_log.read_text().splitlines() if access_log.exists() else []:
+            if marker in line:
+                return [s.strip() for s in re.search(r'us="([^"]*)"', line).group(1).split(",")]
+        time.sleep(0.2)
+    pytest.fail(f"no access log line for {marker}")
+
+
+def request_via_frozen(balancer: Balancer, method: str, path: str, log: Path, access_log: Path):
+    """Send `method path` through nginx until one attempt (bounded) went to the SIGSTOPped server
+    first. Returns (status, body, seconds, upstream statuses, what the live server received)."""
+    for attempt in range(8):
+        log.write_text("")
+        marker = f"attempt={attempt}-{random.randint(0, 10**9)}"
+        headers = {"Authorization": f"Bearer u{attempt}", "Content-Type": "application/json"}
+        started = time.monotonic()
+        status, _, body = balancer.request(method, f"{path}?{marker}", headers, b"{}" if method == "POST" else None)
+        seconds = time.monotonic() - started
+        upstream = _upstream_statuses(access_log, marker)
+        if upstream[0] == "504":  # the frozen server took the request and never answered
+            return status, body, seconds, upstream, log.read_text().splitlines()
+    pytest.fail("nginx never sent the request to the frozen server first")
+
+
+@pytest.fixture
+def frozen_and_live(start_balancer, recorder_servers, tmp_path):
+    """A real gunicorn that stops answering without closing (SIGSTOP: its socket still accepts,
+    like a host whose link died under established connections) and a live one, behind nginx."""
+    start, log = recorder_servers
+    frozen, live = start("frozen"), start("live")
+    balancer = start_balancer([frozen.port, live.port])
+    os.killpg(frozen.proc.pid, signal.SIGSTOP)
+    try:
+        yield balancer, log, tmp_path / "surge.access.log"
+    finally:
+        os.killpg(frozen.proc.pid, signal.SIGCONT)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/api/redpackets/7/grab/"), ("POST", "/api/signin/"), ("GET", "/api/me/"), ("GET", "/api/orders/")],
+)
+def test_a_re_sendable_request_to_a_silent_host_is_answered_by_the_other_within_seconds(frozen_and_live, method, path):
+    balancer, log, access_log = frozen_and_live
+
+    status, body, seconds, upstream, seen = request_via_frozen(balancer, method, path, log, access_log)
+
+    assert status == 200 and json.loads(body)["server"] == "live"
+    assert upstream == ["504", "200"] and seen == [f"live {method} {path}"]
+    # Bounded by the hot read timeout (3 s), not gunicorn's 35 s; generous for 2 shared cores.
+    assert seconds < 15, seconds
+
+
+def test_a_flash_buy_to_a_silent_host_fails_fast_and_is_not_re_sent(frozen_and_live):
+    balancer, log, access_log = frozen_and_live
+
+    status, body, seconds, upstream, seen = request_via_frozen(balancer, "POST", "/api/flash/3/buy/", log, access_log)
+
+    # Sent once: the frozen server may still act on it, so the client asks for its order status.
+    assert upstream == ["504"] and seen == []
+    assert status == 503 and "unavailable" in json.loads(body)["detail"]
+    assert seconds < 15, seconds
 
 
 def test_balancer_throttles_one_client_hammering_the_grab_with_json_429(start_balancer, upstreams):
