@@ -289,7 +289,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 if REDIS_SENTINELS:
     # kombu's Sentinel transport on the project's connection class: NOREPLICAS from a master cut
     # off from its replicas makes the worker reconnect, where kombu would stop it.
-    CELERY_BROKER_TRANSPORT = "project.broker:SentinelTransport"
+    if CELERY_BROKER_URL.startswith("sentinel://"):  # not when CELERY_BROKER_URL names a plain Redis
+        CELERY_BROKER_TRANSPORT = "project.broker:SentinelTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         master_name=REDIS_SENTINEL_MASTER,
         sentinel_kwargs={"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},
