@@ -286,3 +286,71 @@ def test_a_master_cut_off_from_its_replicas_refuses_grabs_with_a_503_and_takes_n
         assert grab(token1).status_code == 409
     finally:
         server.stop()
+
+
+def test_the_worker_rides_out_a_master_failover_in_the_same_process(sentinel_group, tmp_path):
+    """The master SIGKILLed under a live worker consuming grabs: the same worker process keeps
+    running (kombu's consumer restart used to end it: `Error on stopping Hub: AttributeError`
+    from `_connparams` on a closed connection), follows the sentinels to the promoted replica
+    and drains the grabs accepted after the failover; each is persisted exactly once."""
+    env = sentinel_group["env"]
+    campaign = make_campaign(total=200 * 100, count=200, open=False)
+    users = make_grabbers(60, "ride")
+    _manage(env, "redpackets", "open", str(campaign.pk))
+    server = testing.GunicornProcess(tmp_path, **env)
+    # Gossip and mingle on, as the drill's workers run: their channels' close on the lost
+    # connection is where kombu failed.
+    worker = testing.WorkerProcess(tmp_path, "ride", options=("--pool=prefork", "--concurrency=2"), **env)
+    beat = testing.BeatProcess(tmp_path, **env)  # its ticks drain a queue left non-empty by the kill
+    pid = worker.proc.pid
+    old_master_pid = int(sentinel_group["pidfile"].read_text().strip())
+    session = requests.Session()
+    won: dict[int, int] = {}
+
+    def grab(uid: int, token: str) -> int:
+        r = session.post(
+            f"{server.url}/api/redpackets/{campaign.pk}/grab/", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert r.status_code in (200, 409, 503), (r.status_code, r.text)
+        if r.status_code in (200, 409) and "amount_cents" in r.json():
+            won[uid] = r.json()["amount_cents"]
+        return r.status_code
+
+    def new_master() -> bool:
+        addr = _redis_cli(sentinel_group["sentinels"][0], "sentinel", "get-master-addr-by-name", "surge")
+        return any(str(p) in addr for p in sentinel_group["replicas"])
+
+    try:
+        before, during, after = users[:20], users[20:40], users[40:]
+        for uid, token in before:
+            assert grab(uid, token) == 200
+        # Grabs keep the worker consuming while the master goes: its batches are in flight.
+        os.kill(old_master_pid, signal.SIGKILL)
+        for uid, token in during:
+            grab(uid, token)
+        testing.wait_until(new_master, 30, "the sentinels promoting a replica")
+        deadline = time.monotonic() + 20
+        for uid, token in [*during, *after]:
+            while uid not in won and time.monotonic() < deadline:
+                if grab(uid, token) == 503:
+                    time.sleep(0.2)
+        assert set(won) == {uid for uid, _ in users}, len(won)
+        testing.wait_until(
+            lambda: Grab.objects.filter(campaign=campaign).count() >= len(won) or worker.proc.poll() is not None,
+            30,
+            "the worker draining the grabs accepted after the failover",
+            log=worker.log,
+        )
+        assert worker.proc.poll() is None and worker.proc.pid == pid, worker.log.read_text()[-3000:]
+        assert beat.proc.poll() is None
+        rows = dict(Grab.objects.filter(campaign=campaign).values_list("user_id", "amount_cents"))
+        assert rows == won, (len(rows), len(won))
+        log = worker.log.read_text()
+        assert "Unrecoverable error" not in log and "Error on stopping" not in log, log[-3000:]
+        for wallet in Wallet.objects.all():
+            ledger = LedgerEntry.objects.filter(user_id=wallet.user_id).aggregate(s=Sum("amount_cents"))["s"] or 0
+            assert wallet.balance_cents == ledger
+    finally:
+        beat.stop()
+        worker.stop()
+        server.stop()
