@@ -11,9 +11,15 @@ detached connection: `AttributeError: 'NoneType' object has no attribute 'hostna
 `_connparams`, not a connection error, so the worker exited ("Unrecoverable error", kombu#582).
 Here a detached channel answers with a connection error, which Celery's cleanup ignores before it
 reconnects; the messages it could not restore stay in Redis's unacked set, and the new
-connection restores them after the visibility timeout."""
+connection restores them after the visibility timeout.
+
+Importing it (kombu does, to resolve CELERY_BROKER_TRANSPORT) names it for `sentinel://` URLs
+too: when a connection attempt fails, kombu switches to the broker URL's next sentinel and takes
+the transport from that URL's scheme again, which would put the worker back on kombu's own
+SentinelTransport, without either fix, from its first reconnect on."""
 
 import redis
+from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.redis import SentinelChannel as _KombuSentinelChannel
 from kombu.transport.redis import SentinelTransport as _KombuSentinelTransport
 
@@ -36,3 +42,6 @@ class SentinelChannel(_KombuSentinelChannel):
 
 class SentinelTransport(_KombuSentinelTransport):
     Channel = SentinelChannel
+
+
+TRANSPORT_ALIASES["sentinel"] = f"{__name__}:SentinelTransport"
