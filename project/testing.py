@@ -40,9 +40,12 @@ def _celery(log: Path, args: list[str], env: dict) -> subprocess.Popen:
 
 
 class WorkerProcess:
-    def __init__(self, tmp_path: Path, name: str, **env):
+    def __init__(self, tmp_path: Path, name: str, *, options: tuple[str, ...] | None = None, **env):
+        """`options` replace the default worker options (one pool child, no gossip or mingle)."""
         self.log = tmp_path / f"celery-{name}.log"
-        worker_args = ["--pool=prefork", "--concurrency=1", "--without-gossip", "--without-mingle", "-n", f"{name}@%h"]
+        if options is None:
+            options = ("--pool=prefork", "--concurrency=1", "--without-gossip", "--without-mingle")
+        worker_args = [*options, "-n", f"{name}@%h"]
         self.proc = _celery(self.log, ["worker", *worker_args], env)
         try:
             self._wait_ready()

@@ -286,3 +286,91 @@ def test_a_master_cut_off_from_its_replicas_refuses_grabs_with_a_503_and_takes_n
         assert grab(token1).status_code == 409
     finally:
         server.stop()
+
+
+def test_the_worker_rides_out_two_master_failovers_in_the_same_process(sentinel_group, tmp_path):
+    """The master SIGKILLed under a live worker consuming grabs, twice (the old master back as a
+    replica in between): the same worker process keeps running (kombu's consumer restart used to
+    end it: `Unrecoverable error: AttributeError` from `_connparams` on a closed connection; and
+    its reconnect left the project's transport for kombu's own), follows the sentinels to each
+    promoted replica and drains the grabs accepted after it; each is persisted exactly once."""
+    env, sentinels = sentinel_group["env"], sentinel_group["sentinels"]
+    campaign = make_campaign(total=200 * 100, count=200, open=False)
+    users = make_grabbers(100, "ride")
+    _manage(env, "redpackets", "open", str(campaign.pk))
+    server = testing.GunicornProcess(tmp_path, **env)
+    # Gossip and mingle on, as the drill's workers run: their channels' close on the lost
+    # connection is where kombu failed.
+    worker = testing.WorkerProcess(tmp_path, "ride", options=("--pool=prefork", "--concurrency=2"), **env)
+    beat = testing.BeatProcess(tmp_path, **env)  # its ticks drain a queue left non-empty by the kill
+    pid = worker.proc.pid
+    session = requests.Session()
+    won: dict[int, int] = {}
+
+    def grab(uid: int, token: str) -> int:
+        r = session.post(
+            f"{server.url}/api/redpackets/{campaign.pk}/grab/", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert r.status_code in (200, 409, 503), (r.status_code, r.text)
+        if r.status_code in (200, 409) and "amount_cents" in r.json():
+            won[uid] = r.json()["amount_cents"]
+        return r.status_code
+
+    def master_port() -> int:
+        return int(_redis_cli(sentinels[0], "sentinel", "get-master-addr-by-name", "surge").split()[-1])
+
+    def pidfile(port: int):
+        return (
+            sentinel_group["pidfile"] if port == sentinel_group["master"] else tmp_path / "stack" / f"redis-{port}.pid"
+        )
+
+    def fail_over(batch_during, batch_after) -> int:
+        """SIGKILL the master while grabbing; once a replica is promoted, every user of both
+        batches holds a share and the worker has drained them all, in the same process."""
+        old = master_port()
+        os.kill(int(pidfile(old).read_text().strip()), signal.SIGKILL)
+        for uid, token in batch_during:  # the worker's batches are in flight while the master goes
+            grab(uid, token)
+        testing.wait_until(lambda: master_port() != old, 40, "the sentinels promoting a replica")
+        deadline = time.monotonic() + 20
+        for uid, token in [*batch_during, *batch_after]:
+            while uid not in won and time.monotonic() < deadline:
+                if grab(uid, token) == 503:
+                    time.sleep(0.2)
+        assert set(won) >= {uid for uid, _ in [*batch_during, *batch_after]}, len(won)
+        testing.wait_until(
+            lambda: Grab.objects.filter(campaign=campaign).count() >= len(won) or worker.proc.poll() is not None,
+            30,
+            "the worker draining the grabs accepted after the failover",
+            log=worker.log,
+        )
+        assert worker.proc.poll() is None and worker.proc.pid == pid, worker.log.read_text()[-3000:]
+        return old
+
+    try:
+        for uid, token in users[:20]:
+            assert grab(uid, token) == 200
+        old = fail_over(users[20:40], users[40:60])
+        # The killed master comes back (the dev stack's own, so its `down` stops it) and the
+        # sentinels make it a replica of the new master.
+        stack = {"SURGE_DEVSTACK_DIR": str(pidfile(old).parent), "SURGE_DEVSTACK_PORT_BASE": str(old - 9)}
+        subprocess.run(
+            [sys.executable, str(DEVSTACK), "start", "redis"], env={**os.environ, **stack}, check=True, timeout=30
+        )
+        testing.wait_until(
+            lambda: "master_link_status:up" in _redis_cli(old, "info", "replication"), 30, "the old master rejoining"
+        )
+        fail_over(users[60:80], users[80:])
+        assert set(won) == {uid for uid, _ in users}, len(won)
+        rows = dict(Grab.objects.filter(campaign=campaign).values_list("user_id", "amount_cents"))
+        assert rows == won, (len(rows), len(won))
+        assert beat.proc.poll() is None
+        log = worker.log.read_text()
+        assert "Unrecoverable error" not in log and "Error on stopping" not in log, log[-3000:]
+        for wallet in Wallet.objects.all():
+            ledger = LedgerEntry.objects.filter(user_id=wallet.user_id).aggregate(s=Sum("amount_cents"))["s"] or 0
+            assert wallet.balance_cents == ledger
+    finally:
+        beat.stop()
+        worker.stop()
+        server.stop()
