@@ -13,7 +13,7 @@ import threading
 import pytest
 import redis
 
-from project import counters, redisconn
+from project import counters, redisconn, testing
 from project.redis import RedisUnavailable, get_redis, hot_command, hot_pipeline, hot_script, hot_script_many
 
 
@@ -79,6 +79,13 @@ def test_a_reply_left_unread_is_never_read_by_the_next_command():
     # at 0.2 s), the way gunicorn's or Celery's time limit interrupts a request or a task.
     with pytest.raises(_Interrupted), _interrupt_after(0.2):
         hot_command("BLPOP", "t:hot:late", 0.6)
+    # The close reaches the server asynchronously; until it has, the push could still be served
+    # to the blocked client. A connection that was never dropped keeps its id listed: the wait fails.
+    testing.wait_until(
+        lambda: all(c["id"] != str(conn_id) for c in client.client_list()),
+        5,
+        "the server dropping the interrupted connection",
+    )
     client.rpush("t:hot:late", "late")  # an abandoned BLPOP on a live connection would get this
     # The BLPOP's reply was never read: the connection was dropped, so GET b gets b's answer.
     assert hot_command("GET", "t:hot:b") == b"B"
