@@ -1,7 +1,19 @@
-"""The Celery broker's kombu transport in Sentinel mode: kombu's own, on the project's
-connection class (project.redisconn), so a master refusing writes (NOREPLICAS) makes the worker
-reconnect to the master the sentinels name instead of stopping on an "unrecoverable error".
+"""The Celery broker's kombu transports: kombu's own Redis and Sentinel transports with three fixes.
 Named by settings.CELERY_BROKER_TRANSPORT.
+
+An acknowledgement that does not reach Redis must not stop the worker consuming. Celery logs a
+failed ack ("Couldn't ack", a connection error) and goes on, but kombu's Redis QoS frees the
+message's prefetch slot only after the ack reached Redis; with prefetch 1 the consumer then never
+polls again, so it never meets the broken connection that would make it reconnect, and the
+worker drains nothing until restarted. That is what a hung master (SIGSTOP, a cut network) left
+behind once it woke and refused the ack (NOREPLICAS), and what a Redis that stops as a task ends
+leaves. Here a failed ack still frees the slot: the next poll finds the broken connection,
+the consumer reconnects (to the master the sentinels name), and the message, still unacknowledged
+in Redis, is delivered again after the visibility timeout (the tasks are idempotent).
+
+In Sentinel mode the channel is also on the project's connection class (project.redisconn), so a
+master refusing writes (NOREPLICAS) makes the worker reconnect to the master the sentinels name
+instead of stopping on an "unrecoverable error".
 
 It also lets a worker ride out a master lost under it. On a lost broker connection Celery
 collects the kombu connection (which detaches it from the transport: `transport.client = None`)
@@ -19,9 +31,8 @@ the transport from that URL's scheme again, which would put the worker back on k
 SentinelTransport, without either fix, from its first reconnect on."""
 
 import redis
-from kombu.transport import TRANSPORT_ALIASES
-from kombu.transport.redis import SentinelChannel as _KombuSentinelChannel
-from kombu.transport.redis import SentinelTransport as _KombuSentinelTransport
+from kombu.transport import TRANSPORT_ALIASES, virtual
+from kombu.transport import redis as kombu_redis
 
 from project import redisconn
 
@@ -30,7 +41,32 @@ class BrokerConnectionClosedError(redis.exceptions.ConnectionError):
     """The channel's kombu connection was closed: it can no longer reach Redis."""
 
 
-class SentinelChannel(_KombuSentinelChannel):
+class QoS(kombu_redis.QoS):
+    def ack(self, delivery_tag):
+        try:
+            super().ack(delivery_tag)
+        except self.channel.connection_errors:
+            virtual.QoS.ack(self, delivery_tag)  # frees the prefetch slot; Redis still holds it unacked
+            raise
+
+    def reject(self, delivery_tag, requeue=False):
+        try:
+            super().reject(delivery_tag, requeue=requeue)
+        except self.channel.connection_errors:
+            virtual.QoS.ack(self, delivery_tag)
+            raise
+
+
+class Channel(kombu_redis.Channel):
+    QoS = QoS
+
+
+class Transport(kombu_redis.Transport):
+    Channel = Channel
+
+
+class SentinelChannel(kombu_redis.SentinelChannel):
+    QoS = QoS
     connection_class = redisconn.BrokerSentinelManagedConnection
 
     def _connparams(self, asynchronous=False):
@@ -40,7 +76,7 @@ class SentinelChannel(_KombuSentinelChannel):
         return super()._connparams(asynchronous=asynchronous)
 
 
-class SentinelTransport(_KombuSentinelTransport):
+class SentinelTransport(kombu_redis.SentinelTransport):
     Channel = SentinelChannel
 
 

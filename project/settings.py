@@ -286,11 +286,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "health_check_interval": 10,
     "retry_on_timeout": True,
 }
+# kombu's transports with the project's fixes (project.broker): a failed ack does not stop the
+# worker consuming; NOREPLICAS from a master cut off from its replicas makes it reconnect.
+if CELERY_BROKER_URL.startswith("sentinel://"):
+    CELERY_BROKER_TRANSPORT = "project.broker:SentinelTransport"
+elif CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "project.broker:Transport"
 if REDIS_SENTINELS:
-    # kombu's Sentinel transport on the project's connection class: NOREPLICAS from a master cut
-    # off from its replicas makes the worker reconnect, where kombu would stop it.
-    if CELERY_BROKER_URL.startswith("sentinel://"):  # not when CELERY_BROKER_URL names a plain Redis
-        CELERY_BROKER_TRANSPORT = "project.broker:SentinelTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         master_name=REDIS_SENTINEL_MASTER,
         sentinel_kwargs={"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},

@@ -45,7 +45,8 @@ GROUP_OFFSET = 30
 
 def _free_block() -> int:
     own = os.environ.get("SURGE_DEVSTACK_PORT_BASE")
-    candidates = [int(own) + GROUP_OFFSET] if own else range(30430, 32400, 100)
+    # Then a block above the dev stacks': a skip would drop the drill from CI unnoticed.
+    candidates = [*([int(own) + GROUP_OFFSET] if own else []), *range(30430, 32400, 100)]
     for base in candidates:
         ports = [base + 9, *range(base + 10, base + 15)]
         if all(_free(p) for p in ports):
@@ -143,16 +144,11 @@ def test_the_master_sigkilled_during_a_storm_costs_seconds_of_503_and_loses_noth
     _drill(sentinel_group, tmp_path, signal.SIGKILL)
 
 
-@pytest.mark.xfail(
-    reason="open (README, Redis modes): after the hung master wakes and refuses the worker's ack "
-    "(NOREPLICAS), the Celery worker's consumer stays on it once it is demoted and drains nothing "
-    "more until restarted; no grab is lost, they wait in the new master's queues",
-    strict=False,
-)
 def test_the_master_cut_off_mid_storm_is_left_within_seconds_and_loses_nothing(sentinel_group, tmp_path):
     """A master that stops answering without closing its sockets (SIGSTOP: what a cut network
     looks like to its clients) is left on the socket timeouts, not after minutes; when it comes
-    back it rejoins as a replica of the new master."""
+    back it rejoins as a replica of the new master. The woken master refuses the worker's ack
+    (NOREPLICAS) before it is demoted: the worker must go on consuming (project.broker's QoS)."""
     _drill(sentinel_group, tmp_path, signal.SIGSTOP)
 
 
