@@ -44,6 +44,10 @@ class Connection(_RefusedWritesAreUnavailable, redis.connection.Connection):
     pass
 
 
+class SSLConnection(_RefusedWritesAreUnavailable, redis.connection.SSLConnection):
+    pass
+
+
 class SentinelManagedConnection(_RefusedWritesAreUnavailable, redis.sentinel.SentinelManagedConnection):
     pass
 

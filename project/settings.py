@@ -5,6 +5,7 @@ which is read here without overriding variables that are already set.
 """
 
 import os
+import ssl
 from pathlib import Path
 
 import environ
@@ -139,6 +140,11 @@ REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
 # caller answers 503 or falls back to the DB. redis-py's default (three retries with exponential
 # backoff, ~10 s) made a stopped master cost every request seconds in the Sentinel drill.
 REDIS_RETRIES = env.int("REDIS_RETRIES", default=1)
+# TLS: a rediss:// REDIS_URL (single node) is spoken over TLS by every client (cache, hot paths,
+# sessions, the Celery broker), checking the server's certificate against this CA file (unset:
+# the system's CAs).
+REDIS_TLS = REDIS_URL.startswith("rediss://")
+REDIS_SSL_CA_CERTS = env.str("REDIS_SSL_CA_CERTS", default="") or None
 # Sentinel mode: with sentinels named ("host:port,host:port,..."), every client (cache, hot paths,
 # queues, sessions, the Celery broker) asks them where the master of REDIS_SENTINEL_MASTER is,
 # and follows a failover by itself. REDIS_URL then only gives the database number.
@@ -201,7 +207,8 @@ CACHES = {
                 "health_check_interval": 30,
                 "retry": Retry(NoBackoff(), REDIS_RETRIES),
                 # NOREPLICAS (a master refusing writes) is a connection error, not an error reply.
-                "connection_class": redisconn.Connection,
+                "connection_class": redisconn.SSLConnection if REDIS_TLS else redisconn.Connection,
+                **({"ssl_ca_certs": REDIS_SSL_CA_CERTS} if REDIS_TLS and REDIS_SSL_CA_CERTS else {}),
             },
         },
     },
@@ -290,8 +297,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # worker consuming; NOREPLICAS from a master cut off from its replicas makes it reconnect.
 if CELERY_BROKER_URL.startswith("sentinel://"):
     CELERY_BROKER_TRANSPORT = "project.broker:SentinelTransport"
-elif CELERY_BROKER_URL.startswith("redis://"):
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT = "project.broker:Transport"
+if CELERY_BROKER_URL.startswith("rediss://"):
+    CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": REDIS_SSL_CA_CERTS}
 if REDIS_SENTINELS:
     CELERY_BROKER_TRANSPORT_OPTIONS.update(
         master_name=REDIS_SENTINEL_MASTER,

@@ -129,7 +129,8 @@ def broker_status() -> dict | None:
     import redis
 
     try:
-        client = redis.Redis.from_url(url, socket_timeout=PROBE_TIMEOUT_SECONDS, socket_connect_timeout=1)
+        tls = {"ssl_ca_certs": settings.REDIS_SSL_CA_CERTS} if url.startswith("rediss://") else {}
+        client = redis.Redis.from_url(url, socket_timeout=PROBE_TIMEOUT_SECONDS, socket_connect_timeout=1, **tls)
         role = client.info("replication").get("role", "?")
         client.close()
     except redis.RedisError as exc:
