@@ -30,6 +30,8 @@ too: when a connection attempt fails, kombu switches to the broker URL's next se
 the transport from that URL's scheme again, which would put the worker back on kombu's own
 SentinelTransport, without either fix, from its first reconnect on."""
 
+import contextlib
+
 import redis
 from kombu.transport import TRANSPORT_ALIASES, virtual
 from kombu.transport import redis as kombu_redis
@@ -42,19 +44,21 @@ class BrokerConnectionClosedError(redis.exceptions.ConnectionError):
 
 
 class QoS(kombu_redis.QoS):
-    def ack(self, delivery_tag):
+    @contextlib.contextmanager
+    def _slot_freed_on_failure(self, delivery_tag):
         try:
-            super().ack(delivery_tag)
+            yield
         except self.channel.connection_errors:
             virtual.QoS.ack(self, delivery_tag)  # frees the prefetch slot; Redis still holds it unacked
             raise
 
+    def ack(self, delivery_tag):
+        with self._slot_freed_on_failure(delivery_tag):
+            super().ack(delivery_tag)
+
     def reject(self, delivery_tag, requeue=False):
-        try:
+        with self._slot_freed_on_failure(delivery_tag):
             super().reject(delivery_tag, requeue=requeue)
-        except self.channel.connection_errors:
-            virtual.QoS.ack(self, delivery_tag)
-            raise
 
 
 class Channel(kombu_redis.Channel):
