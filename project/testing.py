@@ -101,11 +101,20 @@ class BeatProcess:
 
 
 def free_port() -> int:
+    """A free loopback port below the ephemeral range (outgoing connections take those) and below
+    the dev stacks' blocks (25430 and up)."""
+    import random
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(200):
+        port = random.randint(20000, 25399)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port in 20000-25399")
 
 
 class GunicornProcess:

@@ -91,6 +91,7 @@ def test_a_grab_over_tls_is_answered_and_drained(tls_redis, tmp_path):
     assert opened.returncode == 0, opened.stdout + opened.stderr
     server = testing.GunicornProcess(tmp_path, **env)
     worker = testing.WorkerProcess(tmp_path, "tls", **env)
+    beat = None
     try:
         session = requests.Session()
         url = f"{server.url}/api/redpackets/{campaign.pk}/grab/"
@@ -103,6 +104,9 @@ def test_a_grab_over_tls_is_answered_and_drained(tls_redis, tmp_path):
             lambda: Grab.objects.filter(campaign=campaign, user_id=uid).exists(), 30, "the drain", log=worker.log
         )
         assert Grab.objects.get(campaign=campaign, user_id=uid).amount_cents == amount
+        # Kicks are at most one a second, so a grab right after a drain waits for beat's tick:
+        # beat too must reach the worker over TLS.
+        beat = testing.BeatProcess(tmp_path, **env)
         assert session.post(url, headers={"Authorization": f"Bearer {token2}"}, timeout=10).status_code == 200
         testing.wait_until(
             lambda: Grab.objects.filter(campaign=campaign).count() == 2, 30, "the second drain", log=worker.log
@@ -111,6 +115,9 @@ def test_a_grab_over_tls_is_answered_and_drained(tls_redis, tmp_path):
         with pytest.raises(redis.ConnectionError):
             redis.Redis(port=tls_redis["port"], socket_timeout=2, socket_connect_timeout=2).ping()
         assert worker.proc.poll() is None
+        assert beat.proc.poll() is None
     finally:
+        if beat is not None:
+            beat.stop()
         worker.stop()
         server.stop()
