@@ -10,6 +10,8 @@ connection is dropped (so the next one asks the sentinels for the master again),
 retry policy sends the command once more, then views answer 503 and kombu reconnects.
 """
 
+import time
+
 import redis
 import redis.sentinel
 
@@ -40,17 +42,73 @@ class _RefusedWritesAreUnavailable:
             raise
 
 
-class Connection(_RefusedWritesAreUnavailable, redis.connection.Connection):
+class HungServerError(redis.exceptions.ConnectionError):
+    """Not tried: this server took no connection, or gave no reply to one, a moment ago."""
+
+
+# (host, port) -> monotonic time until which this process does not try that server. Per process
+# on purpose: each process learns it from its own timeout, and forgets it by itself.
+_hung_until: dict[tuple, float] = {}
+
+
+def hung_until(host, port) -> float | None:
+    """Until when (time.monotonic) this process skips the server at host:port, if it does."""
+    until = _hung_until.get((host, port))
+    return until if until is not None and time.monotonic() < until else None
+
+
+class HungServersFailFast:
+    # A server that takes no connection (its link cut) or does not answer a new one (its process
+    # frozen) would cost every request of the process a socket timeout per Redis call until the
+    # sentinels move the master or it comes back: seconds per request, which nginx's 3 s hot
+    # read timeout turns into whole app hosts marked down. The first connect that times out marks
+    # the server for `hold_seconds`; meanwhile every connection to it fails at once (a 503 or the
+    # DB fallback). Only a connect marks it: a slow reply on a live connection (BLPOP) is no sign.
+    fail_fast_when_hung = True
+    hold_seconds = 0.0  # off until settings.py sets it (REDIS_HUNG_HOLD_SECONDS)
+
+    def connect_check_health(self, *args, **kwargs):
+        # Sentinel-managed connections reach here with the master the sentinels name now.
+        if self.fail_fast_when_hung:
+            self._refuse_if_hung()
+        try:
+            return super().connect_check_health(*args, **kwargs)
+        except redis.exceptions.TimeoutError:
+            if self.fail_fast_when_hung and self.hold_seconds > 0:
+                _hung_until[(self.host, self.port)] = time.monotonic() + self.hold_seconds
+            raise
+
+    def send_packed_command(self, command, check_health=True):
+        # Connections opened before the mark would each wait a whole read timeout first.
+        if _hung_until and self.fail_fast_when_hung and self.is_connected:
+            self._refuse_if_hung()
+        return super().send_packed_command(command, check_health)
+
+    def _refuse_if_hung(self) -> None:
+        until = hung_until(self.host, self.port)
+        if until is not None:
+            self.disconnect()
+            raise HungServerError(
+                f"Redis at {self.host}:{self.port} did not answer a new connection in time; "
+                f"not tried for {until - time.monotonic():.1f} s more"
+            )
+
+
+class Connection(HungServersFailFast, _RefusedWritesAreUnavailable, redis.connection.Connection):
     pass
 
 
-class SSLConnection(_RefusedWritesAreUnavailable, redis.connection.SSLConnection):
+class SSLConnection(HungServersFailFast, _RefusedWritesAreUnavailable, redis.connection.SSLConnection):
     pass
 
 
-class SentinelManagedConnection(_RefusedWritesAreUnavailable, redis.sentinel.SentinelManagedConnection):
+class SentinelManagedConnection(
+    HungServersFailFast, _RefusedWritesAreUnavailable, redis.sentinel.SentinelManagedConnection
+):
     pass
 
 
 class BrokerSentinelManagedConnection(SentinelManagedConnection):
     drop_on_refusal = False
+    # kombu runs its own reconnect loop with its own timeouts; its connections keep trying.
+    fail_fast_when_hung = False

@@ -135,6 +135,13 @@ READ_YOUR_WRITES_SECONDS = env.int("READ_YOUR_WRITES_SECONDS", default=5)
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:25439/0")
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
+# A connect on a LAN takes well under a millisecond: waiting longer only means the link is cut.
+REDIS_SOCKET_CONNECT_TIMEOUT = env.float("REDIS_SOCKET_CONNECT_TIMEOUT", default=0.5)
+# A server whose new connection timed out (link cut, process frozen) is not tried again by the
+# same process for this long: its requests answer 503 (or read the DB) at once instead of each
+# waiting out the timeouts (project/redisconn.py). 0 = always try.
+REDIS_HUNG_HOLD_SECONDS = env.float("REDIS_HUNG_HOLD_SECONDS", default=2.0)
+redisconn.HungServersFailFast.hold_seconds = REDIS_HUNG_HOLD_SECONDS
 # A command that finds its connection dropped or timed out is sent again this many times, at
 # once, on a new connection (in Sentinel mode: to the master the sentinels name now), then the
 # caller answers 503 or falls back to the DB. redis-py's default (three retries with exponential
@@ -198,7 +205,7 @@ CACHES = {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             # redis-py's client counting the commands it sends (requests report them).
             "REDIS_CLIENT_CLASS": "project.counters.CountingRedis",
-            "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+            "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_CONNECT_TIMEOUT,
             "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             "CONNECTION_POOL_KWARGS": {
                 "max_connections": 200,
@@ -222,7 +229,7 @@ if REDIS_SENTINELS and not REDIS_CLUSTER_NODES:
         # Each sentinel is asked once: one that does not answer is skipped for the next.
         SENTINEL_KWARGS={
             "socket_timeout": REDIS_SOCKET_TIMEOUT,
-            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_connect_timeout": REDIS_SOCKET_CONNECT_TIMEOUT,
             "retry": Retry(NoBackoff(), 0),
         },
     )
