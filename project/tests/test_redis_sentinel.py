@@ -144,13 +144,6 @@ def test_the_master_sigkilled_during_a_storm_costs_seconds_of_503_and_loses_noth
     _drill(sentinel_group, tmp_path, signal.SIGKILL)
 
 
-@pytest.mark.xfail(
-    reason="open (README, Redis modes): in one CI run, with the main tier loading the box, one grab "
-    "sent during the cut had no answer within the client's 10 s; not reproduced here (13 passing "
-    "runs, 8 of them beside a whole CI run: slowest answer 3.0 s). The worker's stall after the "
-    "refused ack is fixed and guarded by test_broker.py",
-    strict=False,
-)
 def test_the_master_cut_off_mid_storm_is_left_within_seconds_and_loses_nothing(sentinel_group, tmp_path):
     """A master that stops answering without closing its sockets (SIGSTOP: what a cut network
     looks like to its clients) is left on the socket timeouts, not after minutes; when it comes
