@@ -10,10 +10,13 @@ connection is dropped (so the next one asks the sentinels for the master again),
 retry policy sends the command once more, then views answer 503 and kombu reconnects.
 """
 
+import logging
 import time
 
 import redis
 import redis.sentinel
+
+logger = logging.getLogger(__name__)
 
 
 class NoReplicasError(redis.exceptions.ConnectionError):
@@ -76,6 +79,10 @@ class HungServersFailFast:
         except redis.exceptions.TimeoutError:
             if self.fail_fast_when_hung and self.hold_seconds > 0:
                 _hung_until[(self.host, self.port)] = time.monotonic() + self.hold_seconds
+                logger.warning(
+                    "Redis at %s:%s did not answer a new connection in time; this process skips it for %.1f s",
+                    self.host, self.port, self.hold_seconds,
+                )  # fmt: skip
             raise
 
     def send_packed_command(self, command, check_health=True):

@@ -81,8 +81,9 @@ def _timed(call) -> tuple[BaseException | None, float]:
     return None, time.monotonic() - started
 
 
-def test_a_frozen_redis_is_waited_for_once_then_refused_at_once_until_the_hold_ends(own_redis, monkeypatch):
+def test_a_frozen_redis_is_waited_for_once_then_refused_at_once_until_the_hold_ends(own_redis, monkeypatch, caplog):
     monkeypatch.setattr(redisconn.HungServersFailFast, "hold_seconds", 1.5)
+    caplog.set_level("WARNING", logger="project.redisconn")
     client, other = _client(own_redis["port"]), _client(own_redis["port"])
     assert client.ping() and other.ping()  # both hold an open connection
     os.kill(own_redis["pid"], signal.SIGSTOP)
@@ -91,11 +92,17 @@ def test_a_frozen_redis_is_waited_for_once_then_refused_at_once_until_the_hold_e
         # The open connection's read timed out, and so did the handshake of the retry's new one.
         assert isinstance(first, redis.TimeoutError) and waited >= SOCKET_TIMEOUT, (first, waited)
         assert redisconn.hung_until("127.0.0.1", own_redis["port"]) is not None
+        # The operator sees it once (the control room shows the processes' warnings).
+        assert [r.getMessage() for r in caplog.records] == [
+            f"Redis at 127.0.0.1:{own_redis['port']} did not answer a new connection in time; "
+            "this process skips it for 1.5 s"
+        ]
         # Now every connection of the process is refused without trying, also one opened before.
         for c in (client, other, client):
             error, took = _timed(c.ping)
             assert isinstance(error, redisconn.HungServerError), error
             assert took < SOCKET_TIMEOUT / 2, took
+        assert len(caplog.records) == 1
     finally:
         os.kill(own_redis["pid"], signal.SIGCONT)
     time.sleep(1.6)  # the hold ends: the server is tried again, and answers
