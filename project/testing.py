@@ -3,12 +3,14 @@ stores."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +100,31 @@ class BeatProcess:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def redis_server(args: list[str], log: Path, client, *, cwd: Path | None = None) -> Iterator[subprocess.Popen]:
+    """A redis-server of a test's own (`args`: the binary and its options), yielded once `client`
+    (a redis-py client for it) gets an answer to PING; woken (a test may have frozen it) and
+    killed afterwards."""
+    import redis
+
+    def pings() -> bool:
+        try:
+            return client.ping()
+        except redis.ConnectionError:
+            return False
+
+    with open(log, "w") as out:
+        server = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_until(pings, 20, f"the test's own Redis answering (log: {log})")
+            yield server
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(server.pid, signal.SIGCONT)
+            server.kill()
+            server.wait(timeout=10)
 
 
 def free_port() -> int:

@@ -34,28 +34,11 @@ def own_redis(tmp_path):
     if binary is None:
         pytest.skip("redis-server is needed")
     port = testing.free_port()
-    log = open(tmp_path / "redis.log", "w")  # noqa: SIM115 - the server outlives this call
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        probe = redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2)
-        testing.wait_until(lambda: _pings(probe), 20, "the test's own Redis answering")
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(tmp_path)]  # fmt: skip
+    probe = redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2)
+    with testing.redis_server(args, tmp_path / "redis.log", probe) as server:
         yield {"port": port, "pid": server.pid}
-    finally:
-        os.kill(server.pid, signal.SIGCONT)
-        server.kill()
-        server.wait(timeout=10)
-        log.close()
-
-
-def _pings(client) -> bool:
-    try:
-        return client.ping()
-    except redis.ConnectionError:
-        return False
 
 
 def _client(port: int) -> redis.Redis:

@@ -56,28 +56,12 @@ def tls_redis(tmp_path):
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
              "-days", "1", "-extfile", "san.ext", "-out", "server.pem", cwd=certs)  # fmt: skip
     port = testing.free_port()
-    log = open(tmp_path / "redis-tls.log", "w")  # noqa: SIM115 - the server outlives this call
-    server = subprocess.Popen(
-        [binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-         "--tls-cert-file", "server.pem", "--tls-key-file", "server.key", "--tls-ca-cert-file", "ca.pem",
-         "--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--dir", str(certs)],
-        cwd=certs, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        client = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(certs / "ca.pem"))
-        testing.wait_until(lambda: _pings(client), 20, "the TLS Redis answering")
+    args = [binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+            "--tls-cert-file", "server.pem", "--tls-key-file", "server.key", "--tls-ca-cert-file", "ca.pem",
+            "--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--dir", str(certs)]  # fmt: skip
+    client = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(certs / "ca.pem"))
+    with testing.redis_server(args, tmp_path / "redis-tls.log", client, cwd=certs):
         yield {"port": port, "ca": certs / "ca.pem"}
-    finally:
-        server.kill()
-        server.wait(timeout=10)
-        log.close()
-
-
-def _pings(client) -> bool:
-    try:
-        return client.ping()
-    except redis.ConnectionError:
-        return False
 
 
 def test_a_grab_over_tls_is_answered_and_drained(tls_redis, tmp_path):
