@@ -56,14 +56,16 @@ def test_100_threads_missing_the_same_key_cause_one_recompute():
 def test_stale_value_is_served_while_one_caller_recomputes():
     cache = TwoLevelCache("t-stale", l1_seconds=0, soft_seconds=0)
     cache.set("k", {"version": 0})  # soft expiry already passed: stale
-    source = SlowSource(delay=0.5)
+    # The rebuild takes 2 s, so "at once" (well under it) holds on a loaded box too: CI saw a
+    # stale answer take 0.52 s of a 0.5 s rebuild while 50 threads started.
+    source = SlowSource(delay=2.0)
     started = time.monotonic()
     results = run_threads(50, lambda: (cache.get_or_compute("k", source), time.monotonic() - started))
     assert source.calls == 1
     values = [r[0] for r in results]
     assert values.count({"version": 1}) == 1  # the one that rebuilt
     assert values.count({"version": 0}) == 49  # everyone else: stale, at once
-    assert max(t for v, t in results if v == {"version": 0}) < 0.4
+    assert max(t for v, t in results if v == {"version": 0}) < 1.0  # none waited for the rebuild
 
 
 def test_fresh_value_comes_from_redis_without_recompute():
