@@ -110,10 +110,11 @@ def test_a_queue_with_a_single_event_costs_one_linger_at_most(family):
     started = time.monotonic()
     assert drain_all(time_budget=5, linger=0.2)["qt-linger"] == 1
     assert time.monotonic() - started < 1.5
-    # An empty round ends the drain at once: no linger when there is nothing to wait for.
+    # An empty round ends the drain at once: no linger when there is nothing to wait for (a long
+    # linger, so "at once" keeps a margin on a loaded box).
     started = time.monotonic()
-    assert drain_all(time_budget=5, linger=0.2)["qt-linger"] == 0
-    assert time.monotonic() - started < 0.15
+    assert drain_all(time_budget=5, linger=2.0)["qt-linger"] == 0
+    assert time.monotonic() - started < 1.0
 
 
 def test_consume_lingers_too_when_asked(family):
