@@ -3,6 +3,7 @@ stores."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import signal
@@ -127,21 +128,32 @@ def redis_server(args: list[str], log: Path, client, *, cwd: Path | None = None)
             server.wait(timeout=10)
 
 
-def free_port() -> int:
-    """A free loopback port below the ephemeral range (outgoing connections take those) and below
-    the dev stacks' blocks (25430 and up)."""
+# Ports handed out lately: one may still look free only because its server has not bound it yet.
+_ports_given: collections.deque[int] = collections.deque(maxlen=20)
+
+
+def free_port(low: int = 20000, high: int = 25399) -> int:
+    """A free loopback port in low..high, none of the last 20 handed out. The default range is
+    below the ephemeral ports (outgoing connections take those) and below the dev stacks' blocks
+    (25430 and up)."""
     import random
     import socket
 
     for _ in range(200):
-        port = random.randint(20000, 25399)
+        port = random.randint(low, high)
+        if port in _ports_given:
+            continue
         with socket.socket() as s:
+            # As gunicorn, nginx and redis-server bind: a port whose old connections sit in
+            # TIME_WAIT is free for them.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
-    raise RuntimeError("no free loopback port in 20000-25399")
+        _ports_given.append(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {low}-{high}")
 
 
 class GunicornProcess:

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from project import testing
 
 try:
     import yaml
@@ -54,24 +55,10 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
 
-_ports_given: set[int] = set()
-
-
 def next_port() -> int:
-    """A free loopback port in this checkout's block (other checkouts use the other blocks),
-    never one handed out before in this run (its server may not have bound it yet)."""
+    """A free loopback port in this checkout's block (other checkouts use the other blocks)."""
     base = int(os.environ.get("SURGE_DEVSTACK_PORT_BASE") or 25430)
-    for port in range(base + 60, base + 100):
-        if port in _ports_given:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _ports_given.add(port)
-        return port
-    raise RuntimeError(f"no free port in {base + 60}-{base + 99}")
+    return testing.free_port(base + 60, base + 99)
 
 
 def rules() -> list[dict]:

@@ -11,7 +11,6 @@ on a refused connection, never a second send of a POST, the 429 JSON, cache head
 from __future__ import annotations
 
 import argparse
-import collections
 import configparser
 import contextlib
 import http.client
@@ -30,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from project import testing
 
 DEPLOY = Path(__file__).resolve().parent.parent
 ROOT = DEPLOY.parent
@@ -59,29 +60,10 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def free_port() -> int:
-    """A free loopback port below the ephemeral range (they collide with clients' ports), inside
-    this checkout's block (SURGE_DEVSTACK_PORT_BASE + 30 .. + 59) when it has one."""
+    """A free loopback port, inside this checkout's block (SURGE_DEVSTACK_PORT_BASE + 30 .. + 59)
+    when it has one."""
     base = int(os.environ.get("SURGE_DEVSTACK_PORT_BASE") or 0)
-    for _ in range(200):
-        port = random.randint(base + 30, base + 59) if base else random.randint(20000, 32000)
-        # A port handed out before may be free only because its server is down or not started
-        # yet (app_servers picks both ports first): never hand it out twice.
-        if port in _ports_given:
-            continue
-        with socket.socket() as s:
-            # As nginx, gunicorn and http.server bind: a port whose old connections sit in
-            # TIME_WAIT (every test's requests leave some) is free for them.
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            _ports_given.append(port)
-            return port
-    raise RuntimeError("no free port")
-
-
-_ports_given: collections.deque[int] = collections.deque(maxlen=20)
+    return testing.free_port(base + 30, base + 59) if base else testing.free_port()
 
 
 # ---------------------------------------------------------------- nginx: syntax
